@@ -1,0 +1,1 @@
+"""attacks plugins: importing this package registers the built-ins."""

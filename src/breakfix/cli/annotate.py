@@ -1,0 +1,7 @@
+"""CLI group: annotate (to be filled in by its issue)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,1 @@
+"""scorers plugins: importing this package registers the built-ins."""

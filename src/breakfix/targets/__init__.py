@@ -1,0 +1,1 @@
+"""targets plugins: importing this package registers the built-ins."""
