@@ -1,0 +1,1 @@
+"""Rubrics shipped with breakfix (YAML data; a package only so the files are installed)."""
