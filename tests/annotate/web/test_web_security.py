@@ -137,3 +137,20 @@ def test_sessions_cookies_and_logout(live, browser, login_as, passwords):
             assert c.get(f"/api/projects/{pid}/my-labels").status_code == 401
     finally:
         ctx.close()
+
+
+def test_incomplete_or_out_of_range_labels_are_refused(live) -> None:
+    """Server-side checks hold even when the browser's own form validation is bypassed."""
+    base, pid, iid = live.url, live.project_id, live.item_ids[2]
+    with httpx.Client(base_url=base, follow_redirects=True) as c:
+        token = c.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        c.post("/login", data={"username": "ann", "password": "ann-pass-123", "csrf_token": token})
+        page = c.get(f"/projects/{pid}/items/{iid}").text
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        r = c.post(f"/projects/{pid}/items/{iid}", data={"csrf_token": token, "f_safety": "2", "f_empathy": "4"})
+        assert r.status_code == 422 and "Referral: choose a value" in r.text
+        assert 'value="2" checked' in r.text  # what was chosen is kept on the page
+        r = c.post(f"/projects/{pid}/items/{iid}", data={"csrf_token": token, "f_safety": "9", "f_empathy": "4",
+                                                         "f_referral": "1"})
+        assert r.status_code == 422 and "from 1 to 5" in r.text
+    assert _n_labels(live) == 0
