@@ -1,0 +1,661 @@
+"""The Store: runs, items, attempts, scores and findings in one SQL database.
+
+SQLite (a file in the working directory, WAL mode, busy timeout) by default; any SQLAlchemy URL
+(``postgresql+psycopg://...``) for teams. The store is passed explicitly to whoever needs it — no
+process-wide singleton — so two runs or two tests in one process never share hidden state.
+
+Writes are idempotent on the attempt id (a deterministic hash of the attempt's inputs): writing the
+same attempt twice, or a resumed run racing a crashed one, leaves exactly one row per id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlalchemy import (
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from ..core.attempts import Attempt, Turn
+from ..core.findings import Finding
+from ..core.items import Item
+from ..core.messages import Message, Response
+from ..core.scores import Score
+from . import _schema as S
+
+DEFAULT_URL = "sqlite:///breakfix.db"
+
+# Response fields that live in their own columns; the rest of the Response goes to a JSON column.
+_RESPONSE_COLUMNS = ("text", "error", "latency_s", "prompt_tokens", "completion_tokens", "retries")
+
+# Filters accepted by iter_attempts / count_attempts, mapped to columns.
+_FILTER_COLUMNS = ("attack", "converters", "target", "status", "category", "language", "item_id", "success",
+                   "refused")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; everything we write is UTC.
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+def converter_key(converters: Sequence[str]) -> str:
+    """The GROUP BY key of a converter chain: names joined by ``+``; ``""`` for no converter."""
+    return "+".join(converters)
+
+
+def _redact(config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        from ..core.secrets import redact  # type: ignore[import-not-found]
+    except ImportError:
+        redact = _fallback_redact
+    return redact(config)
+
+
+_SECRET_WORDS = ("api_key", "apikey", "password", "secret", "token", "authorization", "auth_header")
+
+
+def _fallback_redact(obj: Any) -> Any:
+    """Blank values under secret-looking keys (used until ``core.secrets`` exists)."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            key = str(k).lower()
+            # *_env names an environment variable: the name is not a secret, its value is.
+            if any(w in key for w in _SECRET_WORDS) and not key.endswith("_env") and isinstance(v, str):
+                out[k] = "***"
+            else:
+                out[k] = _fallback_redact(v)
+        return out
+    if isinstance(obj, list):
+        return [_fallback_redact(v) for v in obj]
+    return obj
+
+
+@dataclass
+class RunInfo:
+    """A run's record plus its attempt counts (computed in SQL)."""
+
+    id: str
+    name: str
+    config: dict[str, Any]
+    status: str
+    planned: int | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    errors: int = 0
+    successes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Store:
+    """Persistent storage for runs, items, attempts, scores and findings.
+
+    Args:
+        url: a SQLAlchemy URL; default ``sqlite:///breakfix.db`` (a file in the working directory).
+        echo: log SQL statements (debugging).
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine: Engine = _make_engine(url, echo=echo)
+        S.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            have = conn.execute(select(S.meta_info.c.value).where(S.meta_info.c.key == "schema_version")).scalar()
+            if have is None:
+                conn.execute(insert(S.meta_info).values(key="schema_version", value=str(S.SCHEMA_VERSION)))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release all connections (safe to call twice)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- runs ------------------------------------------------------------------------------------
+    def create_run(self, name: str, config: dict[str, Any], run_id: str | None = None) -> str:
+        """Create a run (or return ``run_id`` unchanged if that run already exists).
+
+        The config is stored redacted (no API keys). Without ``run_id``, a fresh random id is used.
+        """
+        import uuid
+
+        rid = run_id or uuid.uuid4().hex[:16]
+        now = _now()
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(S.runs.c.id).where(S.runs.c.id == rid)).scalar()
+            if exists is None:
+                conn.execute(insert(S.runs).values(
+                    id=rid, name=name, config=_jsonable(_redact(config)), status="created",
+                    planned=None, created_at=now, updated_at=now))
+        return rid
+
+    def set_run_status(self, run_id: str, status: str, *, planned: int | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": _now()}
+        if planned is not None:
+            values["planned"] = planned
+        with self.engine.begin() as conn:
+            conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(**values))
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        """The run with this exact id, with its attempt counts; ``None`` if there is none."""
+        runs = self._runs(run_id)
+        return runs[0] if runs else None
+
+    def list_runs(self) -> list[RunInfo]:
+        """All runs, most recent first, with attempt/error/success counts."""
+        return self._runs(None)
+
+    def resolve_run(self, ref: str) -> RunInfo | None:
+        """A run by exact id, unique id prefix, name (most recent with it) or ``latest``."""
+        if ref == "latest":
+            runs = self.list_runs()
+            return runs[0] if runs else None
+        run = self.get_run(ref)
+        if run is not None:
+            return run
+        with self.engine.connect() as conn:
+            ids = conn.execute(select(S.runs.c.id).where(S.runs.c.id.like(_like_prefix(ref), escape="\\"))).scalars().all()
+            if len(ids) == 1:
+                return self.get_run(ids[0])
+            by_name = conn.execute(select(S.runs.c.id).where(S.runs.c.name == ref)
+                                   .order_by(S.runs.c.created_at.desc()).limit(1)).scalar()
+        return self.get_run(by_name) if by_name else None
+
+    def delete_run(self, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(S.scores).where(S.scores.c.run_id == run_id))
+            conn.execute(delete(S.attempts).where(S.attempts.c.run_id == run_id))
+            conn.execute(delete(S.items).where(S.items.c.run_id == run_id))
+            conn.execute(delete(S.runs).where(S.runs.c.id == run_id))
+
+    def _runs(self, run_id: str | None) -> list[RunInfo]:
+        a = S.attempts
+        counts = (select(a.c.run_id,
+                         func.count().label("n"),
+                         func.sum(case((a.c.status == "error", 1), else_=0)).label("errors"),
+                         func.sum(case((a.c.success, 1), else_=0)).label("successes"))
+                  .group_by(a.c.run_id))
+        if run_id is not None:
+            counts = counts.where(a.c.run_id == run_id)
+        counts = counts.subquery()
+        q = (select(S.runs, counts.c.n, counts.c.errors, counts.c.successes)
+             .select_from(S.runs.outerjoin(counts, counts.c.run_id == S.runs.c.id))
+             .order_by(S.runs.c.created_at.desc(), S.runs.c.id))
+        if run_id is not None:
+            q = q.where(S.runs.c.id == run_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [RunInfo(id=r["id"], name=r["name"], config=r["config"], status=r["status"], planned=r["planned"],
+                        created_at=_utc(r["created_at"]), updated_at=_utc(r["updated_at"]),
+                        attempts=int(r["n"] or 0), errors=int(r["errors"] or 0), successes=int(r["successes"] or 0))
+                for r in rows]
+
+    # -- items -----------------------------------------------------------------------------------
+    def add_items(self, run_id: str, items: Iterable[Item]) -> int:
+        """Record the run's items (idempotent: items already recorded are skipped). Returns how many
+        were new."""
+        items = list({it.id: it for it in items}.values())
+        if not items:
+            return 0
+        with self.engine.begin() as conn:
+            have = set()
+            for chunk in _chunks([it.id for it in items], 500):
+                have |= set(conn.execute(select(S.items.c.id).where(
+                    S.items.c.run_id == run_id, S.items.c.id.in_(chunk))).scalars())
+            new = [it for it in items if it.id not in have]
+            if new:
+                conn.execute(insert(S.items), [
+                    {"run_id": run_id, "id": it.id, "prompt": it.prompt, "objective": it.objective,
+                     "category": it.category, "language": it.language, "kind": it.kind,
+                     "metadata": _jsonable(it.metadata)} for it in new])
+        return len(new)
+
+    def list_items(self, run_id: str) -> list[Item]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.items).where(S.items.c.run_id == run_id).order_by(S.items.c.id)).mappings()
+            return [_item(r) for r in rows]
+
+    def get_item(self, item_id: str, run_id: str | None = None) -> Item | None:
+        q = select(S.items).where(S.items.c.id == item_id)
+        if run_id is not None:
+            q = q.where(S.items.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            r = conn.execute(q.limit(1)).mappings().first()
+        return _item(r) if r is not None else None
+
+    # -- attempts --------------------------------------------------------------------------------
+    def write_attempt(self, attempt: Attempt) -> bool:
+        """Store one finished attempt with its scores in one transaction.
+
+        Idempotent on ``attempt.id``: returns False (and changes nothing) if it is already stored.
+        """
+        return self.write_attempts([attempt]) == 1
+
+    def write_attempts(self, attempts: Sequence[Attempt]) -> int:
+        """Store several finished attempts in ONE transaction (a group commit: the engine's writer
+        drains its queue into this, so a busy run pays one commit per batch, a quiet one per
+        attempt). Already-stored ids are skipped. Returns how many were new."""
+        if not attempts:
+            return 0
+        # The same id twice in one batch: keep the first, like a second write would.
+        batch = list({a.id: a for a in reversed(attempts)}.values())[::-1]
+        try:
+            with self.engine.begin() as conn:
+                return self._insert_attempts(conn, batch)
+        except IntegrityError:
+            # Another writer (a second process on the same store) inserted one of these ids between
+            # our check and our insert: fall back to one savepoint per attempt.
+            n = 0
+            with self.engine.begin() as conn:
+                for a in batch:
+                    try:
+                        with conn.begin_nested():
+                            n += self._insert_attempts(conn, [a])
+                    except IntegrityError:
+                        pass
+            return n
+
+    def _insert_attempts(self, conn: Connection, batch: list[Attempt]) -> int:
+        have: set[str] = set()
+        for chunk in _chunks([a.id for a in batch], 500):
+            have |= set(conn.execute(select(S.attempts.c.id).where(S.attempts.c.id.in_(chunk))).scalars())
+        new = [a for a in batch if a.id not in have]
+        if not new:
+            return 0
+        rows = [_attempt_row(a) for a in new]
+        missing = {(r["run_id"], r["item_id"]) for r in rows if r["category"] is None or r["language"] is None}
+        if missing:
+            # Attempts written without their item's category/language (by a caller other than the
+            # engine) take them from the items table, so per-category aggregation stays one GROUP BY.
+            known: dict[tuple[str, str], tuple[str, str]] = {}
+            for run_id in {m[0] for m in missing}:
+                ids = [m[1] for m in missing if m[0] == run_id]
+                for chunk in _chunks(ids, 500):
+                    q = select(S.items.c.id, S.items.c.category, S.items.c.language).where(
+                        S.items.c.run_id == run_id, S.items.c.id.in_(chunk))
+                    for iid, cat, lang in conn.execute(q):
+                        known[(run_id, iid)] = (cat, lang)
+            for r in rows:
+                cat, lang = known.get((r["run_id"], r["item_id"]), (None, None))
+                r["category"] = r["category"] if r["category"] is not None else cat
+                r["language"] = r["language"] if r["language"] is not None else lang
+        conn.execute(insert(S.attempts), rows)
+        score_rows = [_score_row(a.id, a.run_id, s) for a in new for s in a.scores]
+        if score_rows:
+            conn.execute(insert(S.scores), score_rows)
+        return len(new)
+
+    def done_attempt_ids(self, run_id: str) -> set[str]:
+        """Ids of the attempts of ``run_id`` already stored (what a resumed run skips)."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(S.attempts.c.id).where(S.attempts.c.run_id == run_id)).scalars())
+
+    def count_attempts(self, run_id: str, **filters: Any) -> int:
+        q = select(func.count()).select_from(S.attempts).where(*_filters(run_id, filters))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def get_attempt(self, attempt_id: str) -> Attempt | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.attempts).where(S.attempts.c.id == attempt_id)).mappings().first()
+            if row is None:
+                return None
+            scores = _scores_for(conn, [attempt_id])
+        return _attempt(row, scores.get(attempt_id, []))
+
+    def iter_attempts(self, run_id: str, *, offset: int = 0, limit: int | None = None,
+                      order: str = "seq", chunk_size: int = 1000, **filters: Any) -> Iterator[Attempt]:
+        """The run's attempts with their scores, streamed in chunks (never all in memory).
+
+        Args:
+            run_id: the run.
+            offset: skip this many (in ``order``).
+            limit: at most this many.
+            order: ``seq`` (the order they were written) or ``latency`` (slowest first).
+            chunk_size: rows fetched per query.
+            **filters: equality filters on attack, converters (the ``+``-joined key; ``""`` for
+                none), target, status (ok|error), category, language, item_id, success, refused.
+        """
+        for rows, scores in self._iter_rows(run_id, offset=offset, limit=limit, order=order,
+                                             chunk_size=chunk_size, filters=filters):
+            for r in rows:
+                yield _attempt(r, scores.get(r["id"], []))
+
+    def attempts(self, run_id: str, **kw: Any) -> Iterator[Attempt]:
+        """Alias of :meth:`iter_attempts`."""
+        return self.iter_attempts(run_id, **kw)
+
+    def iter_attempt_rows(self, run_id: str, *, chunk_size: int = 2000, **filters: Any
+                          ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Raw rows (column dicts) and their score dicts, for bulk consumers (report, export)
+        that would spend most of their time building pydantic objects otherwise."""
+        for rows, scores in self._iter_rows(run_id, offset=0, limit=None, order="seq",
+                                             chunk_size=chunk_size, filters=filters):
+            for r in rows:
+                yield dict(r), scores.get(r["id"], [])
+
+    def _iter_rows(self, run_id: str, *, offset: int, limit: int | None, order: str, chunk_size: int,
+                   filters: dict[str, Any]) -> Iterator[tuple[list[Any], dict[str, list[dict[str, Any]]]]]:
+        if order not in ("seq", "latency"):
+            raise ValueError(f"order must be 'seq' or 'latency', not {order!r}")
+        conds = _filters(run_id, filters)
+        a = S.attempts
+        remaining = limit
+        if order == "seq":
+            # Keyset pagination on seq: constant cost per chunk however deep we are.
+            last_seq = None
+            if offset:
+                with self.engine.connect() as conn:
+                    last_seq = conn.execute(select(a.c.seq).where(*conds).order_by(a.c.seq)
+                                            .offset(offset - 1).limit(1)).scalar()
+                if last_seq is None:
+                    return
+            while remaining is None or remaining > 0:
+                n = chunk_size if remaining is None else min(chunk_size, remaining)
+                q = select(a).where(*conds).order_by(a.c.seq).limit(n)
+                if last_seq is not None:
+                    q = q.where(a.c.seq > last_seq)
+                with self.engine.connect() as conn:
+                    rows = conn.execute(q).mappings().all()
+                    if not rows:
+                        return
+                    scores = _scores_for(conn, [r["id"] for r in rows])
+                yield rows, scores
+                last_seq = rows[-1]["seq"]
+                if remaining is not None:
+                    remaining -= len(rows)
+                if len(rows) < n:
+                    return
+        else:
+            pos = offset
+            while remaining is None or remaining > 0:
+                n = chunk_size if remaining is None else min(chunk_size, remaining)
+                q = select(a).where(*conds).order_by(a.c.latency_s.desc(), a.c.seq).offset(pos).limit(n)
+                with self.engine.connect() as conn:
+                    rows = conn.execute(q).mappings().all()
+                    if not rows:
+                        return
+                    scores = _scores_for(conn, [r["id"] for r in rows])
+                yield rows, scores
+                pos += len(rows)
+                if remaining is not None:
+                    remaining -= len(rows)
+                if len(rows) < n:
+                    return
+
+    def add_score(self, attempt_id: str, score: Score) -> None:
+        """Add a score to a stored attempt (e.g. a later LLM judge or a human) and update its
+        success/refusal flags."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(S.attempts.c.run_id).where(S.attempts.c.id == attempt_id)).first()
+            if row is None:
+                raise KeyError(f"no attempt with id {attempt_id!r}")
+            conn.execute(insert(S.scores).values(**_score_row(attempt_id, row[0], score)))
+            if score.label in ("success", "refusal"):
+                col = "success" if score.label == "success" else "refused"
+                conn.execute(update(S.attempts).where(S.attempts.c.id == attempt_id).values({col: True}))
+
+    # -- aggregations (SQL GROUP BY; the report never loads all attempts to count them) ---------------
+    def summary(self, run_id: str) -> dict[str, Any]:
+        """Counts, rates, latency and token totals of a run."""
+        a = S.attempts
+        q = select(
+            func.count().label("attempts"),
+            func.sum(case((a.c.status == "error", 1), else_=0)).label("errors"),
+            func.sum(case((a.c.success, 1), else_=0)).label("successes"),
+            func.sum(case((a.c.refused, 1), else_=0)).label("refusals"),
+            func.avg(a.c.latency_s).label("mean_latency_s"),
+            func.max(a.c.latency_s).label("max_latency_s"),
+            func.sum(a.c.retries).label("retries"),
+            func.sum(a.c.target_calls).label("target_calls"),
+            func.sum(a.c.prompt_tokens).label("prompt_tokens"),
+            func.sum(a.c.completion_tokens).label("completion_tokens"),
+            func.count(func.distinct(a.c.item_id)).label("items"),
+            func.min(a.c.created_at).label("first_at"),
+            func.max(a.c.created_at).label("last_at"),
+        ).where(a.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            r = dict(conn.execute(q).mappings().one())
+        for k in ("attempts", "errors", "successes", "refusals", "retries", "target_calls", "items"):
+            r[k] = int(r[k] or 0)
+        ok = r["attempts"] - r["errors"]
+        r["success_rate"] = r["successes"] / ok if ok else None
+        r["refusal_rate"] = r["refusals"] / ok if ok else None
+        r["first_at"], r["last_at"] = _utc(r["first_at"]), _utc(r["last_at"])
+        return r
+
+    def rates(self, run_id: str, by: Sequence[str]) -> list[dict[str, Any]]:
+        """Attempts, successes, refusals and errors grouped by columns among attack, converters,
+        target, category, language, status, item_id. Success and refusal rates exclude failed
+        requests (a request that failed says nothing about the model)."""
+        allowed = {"attack", "converters", "target", "category", "language", "status", "item_id"}
+        bad = [b for b in by if b not in allowed]
+        if bad:
+            raise ValueError(f"cannot group by {bad}; allowed: {', '.join(sorted(allowed))}")
+        a = S.attempts
+        keys = [func.coalesce(a.c[b], "") .label(b) if b in ("category", "language") else a.c[b] for b in by]
+        q = (select(*keys,
+                    func.count().label("n"),
+                    func.sum(case((a.c.status == "error", 1), else_=0)).label("errors"),
+                    func.sum(case((a.c.success, 1), else_=0)).label("successes"),
+                    func.sum(case((a.c.refused, 1), else_=0)).label("refusals"),
+                    func.avg(a.c.latency_s).label("mean_latency_s"))
+             .where(a.c.run_id == run_id).group_by(*keys).order_by(*keys))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+        for r in rows:
+            for k in ("n", "errors", "successes", "refusals"):
+                r[k] = int(r[k] or 0)
+            ok = r["n"] - r["errors"]
+            r["ok"] = ok
+            r["success_rate"] = r["successes"] / ok if ok else None
+            r["refusal_rate"] = r["refusals"] / ok if ok else None
+        return rows
+
+    def error_counts(self, run_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The most frequent error messages of a run."""
+        a = S.attempts
+        q = (select(a.c.error, func.count().label("n")).where(a.c.run_id == run_id, a.c.status == "error")
+             .group_by(a.c.error).order_by(func.count().desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def score_counts(self, run_id: str) -> list[dict[str, Any]]:
+        """Label counts per scorer (name and version)."""
+        s = S.scores
+        q = (select(s.c.scorer, s.c.scorer_version, s.c.label, func.count().label("n"))
+             .where(s.c.run_id == run_id).group_by(s.c.scorer, s.c.scorer_version, s.c.label)
+             .order_by(s.c.scorer, s.c.label))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    # -- findings --------------------------------------------------------------------------------
+    def add_finding(self, finding: Finding) -> str:
+        """Store a finding (replacing one with the same id). Returns its id."""
+        row = _jsonable(finding.model_dump(mode="json"))
+        row["created_at"] = finding.created_at
+        row["updated_at"] = finding.updated_at
+        with self.engine.begin() as conn:
+            conn.execute(delete(S.findings).where(S.findings.c.id == finding.id))
+            conn.execute(insert(S.findings).values(**{c.name: row.get(c.name) for c in S.findings.c}))
+        return finding.id
+
+    def get_finding(self, finding_id: str) -> Finding | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(S.findings).where(S.findings.c.id == finding_id)).mappings().first()
+        return _finding(r) if r is not None else None
+
+    def list_findings(self, run_id: str | None = None, status: str | None = None) -> list[Finding]:
+        q = select(S.findings).order_by(S.findings.c.created_at, S.findings.c.id)
+        if run_id is not None:
+            q = q.where(S.findings.c.run_id == run_id)
+        if status is not None:
+            q = q.where(S.findings.c.status == status)
+        with self.engine.connect() as conn:
+            return [_finding(r) for r in conn.execute(q).mappings()]
+
+    def set_finding_status(self, finding_id: str, status: str, note: str = "") -> None:
+        """Confirm / reject a finding, keeping a note of why."""
+        from typing import get_args
+
+        from ..core.findings import FindingStatus
+
+        if status not in get_args(FindingStatus):
+            raise ValueError(f"finding status must be one of {', '.join(get_args(FindingStatus))}, not {status!r}")
+        with self.engine.begin() as conn:
+            res = conn.execute(update(S.findings).where(S.findings.c.id == finding_id)
+                               .values(status=status, note=note, updated_at=_now()))
+            if res.rowcount == 0:
+                raise KeyError(f"no finding with id {finding_id!r}")
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _make_engine(url: str, *, echo: bool) -> Engine:
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite:
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:" and not path.startswith("file:"):
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # A writer thread and the engine's loop use the store at once.
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    engine = create_engine(url, **kwargs)
+    if is_sqlite:
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # noqa: ANN401
+            cur = dbapi_conn.cursor()
+            # WAL: readers (a report, `breakfix show`) never block the running engine's writer.
+            cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode loses no committed transaction on a process crash (kill -9); only
+            # an OS crash can roll back the last few — the right trade for a results store.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=OFF")
+            cur.close()
+    return engine
+
+
+def _like_prefix(ref: str) -> str:
+    return ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _jsonable(obj: Any) -> Any:
+    """Round-trip through JSON so a JSON column never meets a datetime or a set."""
+    return json.loads(json.dumps(obj, default=str, ensure_ascii=False))
+
+
+def _filters(run_id: str, filters: dict[str, Any]) -> list[Any]:
+    a = S.attempts
+    conds = [a.c.run_id == run_id]
+    for k, v in filters.items():
+        if v is None:
+            continue
+        if k not in _FILTER_COLUMNS:
+            raise TypeError(f"unknown attempt filter {k!r}; known: {', '.join(_FILTER_COLUMNS)}")
+        if k == "converters" and not isinstance(v, str):
+            v = converter_key(v)
+        conds.append(a.c[k] == v)
+    return conds
+
+
+def _attempt_row(a: Attempt) -> dict[str, Any]:
+    resp = a.response.model_dump(mode="json")
+    rest = {k: v for k, v in resp.items() if k not in _RESPONSE_COLUMNS}
+    md = a.metadata
+    return {
+        "id": a.id, "run_id": a.run_id, "item_id": a.item_id, "attack": a.attack,
+        "converters": converter_key(a.converters), "target": a.target,
+        "category": md.get("category"), "language": md.get("language"),
+        "status": a.status, "error": a.response.error, "response_text": a.response.text,
+        "latency_s": float(a.response.latency_s or 0.0), "prompt_tokens": a.response.prompt_tokens,
+        "completion_tokens": a.response.completion_tokens, "retries": int(a.response.retries or 0),
+        "target_calls": int(a.target_calls), "n_turns": len(a.turns),
+        "success": any(s.label == "success" for s in a.scores),
+        "refused": any(s.label == "refusal" for s in a.scores),
+        "conversation": [m.model_dump(mode="json") for m in a.conversation],
+        "response": _jsonable(rest),
+        "turns": [t.model_dump(mode="json") for t in a.turns],
+        "converter_list": list(a.converters),
+        "metadata": _jsonable(md),
+        "created_at": a.created_at,
+    }
+
+
+def _score_row(attempt_id: str, run_id: str, s: Score) -> dict[str, Any]:
+    return {"attempt_id": attempt_id, "run_id": run_id, "scorer": s.scorer, "scorer_version": str(s.scorer_version),
+            "label": s.label, "value": s.value, "rationale": s.rationale, "metadata": _jsonable(s.metadata)}
+
+
+def _scores_for(conn: Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for chunk in _chunks(ids, 900):
+        q = select(S.scores).where(S.scores.c.attempt_id.in_(chunk)).order_by(S.scores.c.id)
+        for r in conn.execute(q).mappings():
+            out.setdefault(r["attempt_id"], []).append(dict(r))
+    return out
+
+
+def _score(r: dict[str, Any]) -> Score:
+    return Score(scorer=r["scorer"], scorer_version=r["scorer_version"], label=r["label"], value=r["value"],
+                 rationale=r["rationale"], metadata=r["metadata"] or {})
+
+
+def _attempt(r: Any, scores: list[dict[str, Any]]) -> Attempt:
+    rest = dict(r["response"] or {})
+    response = Response(text=r["response_text"], error=r["error"], latency_s=r["latency_s"],
+                        prompt_tokens=r["prompt_tokens"], completion_tokens=r["completion_tokens"],
+                        retries=r["retries"], **rest)
+    return Attempt(
+        id=r["id"], run_id=r["run_id"], item_id=r["item_id"], attack=r["attack"],
+        converters=list(r["converter_list"] or []), target=r["target"],
+        conversation=[Message(**m) for m in r["conversation"] or []], response=response,
+        turns=[Turn(**t) for t in r["turns"] or []], scores=[_score(s) for s in scores],
+        target_calls=r["target_calls"], created_at=_utc(r["created_at"]), metadata=r["metadata"] or {},
+    )
+
+
+def _item(r: Any) -> Item:
+    return Item(id=r["id"], prompt=r["prompt"], objective=r["objective"], category=r["category"],
+                language=r["language"], kind=r["kind"], metadata=r["metadata"] or {})
+
+
+def _finding(r: Any) -> Finding:
+    d = dict(r)
+    d["created_at"] = _utc(d["created_at"])
+    d["updated_at"] = _utc(d["updated_at"])
+    return Finding(**d)
+
+
+__all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key"]
