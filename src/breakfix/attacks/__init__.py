@@ -1,3 +1,5 @@
-"""attacks plugins: importing this package registers the built-ins."""
+"""attacks plugins: importing this package registers the built-ins (every public module in it)."""
 
-from . import direct  # noqa: F401  (registers the direct attack)
+from ..core.registry import import_submodules
+
+import_submodules(__name__, __path__)

@@ -110,3 +110,17 @@ def create(kind: Kind, name: str, **config: Any) -> Any:
 def list_plugins(kind: Kind) -> list[PluginInfo]:
     load_builtins(kind)
     return sorted(_REGISTRY[kind].values(), key=lambda p: p.name)
+
+
+def import_submodules(package: str, path: Any) -> None:
+    """Import every public module of a plugin package so its decorators register the built-ins.
+
+    Each plugin package's ``__init__`` calls this instead of listing its modules by hand, so adding
+    a plugin is adding a file (modules starting with ``_`` and ``base`` are skipped). Modules must
+    keep heavy imports (torch, transformers) inside functions so listing plugins stays fast."""
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(path):
+        if mod.name.startswith("_") or mod.name == "base":
+            continue
+        importlib.import_module(f"{package}.{mod.name}")

@@ -1,7 +1,9 @@
-"""Scorers: importing this package registers the built-ins."""
+"""Scorers: importing this package registers the built-ins (every public module in it)."""
 
-from . import llm_judge, match, refusal  # noqa: F401  (registration)
+from ..core.registry import import_submodules
 from .base import Scorer
 from .refusal import is_refusal
+
+import_submodules(__name__, __path__)
 
 __all__ = ["Scorer", "is_refusal"]
