@@ -1,0 +1,293 @@
+"""The run engine: executes a plan with a bounded pool of asyncio workers and stores every attempt.
+
+How a run flows::
+
+    plan (generator) ─► producer ─► bounded queue ─► N workers ─► results queue ─► writer ─► store
+                          skips ids already stored      attack + scorers            one transaction
+                                                                                   per batch drained
+
+* **Bounded**: ``concurrency`` workers pull from a queue of at most ``2 × concurrency`` planned
+  attempts, so a 100,000-attempt plan never becomes 100,000 tasks or objects.
+* **Written the moment it finishes**: the writer drains whatever finished attempts are waiting and
+  commits them in one transaction (a group commit). When the run is quiet that is one attempt per
+  commit; when it is busy, the attempts that finished while the last commit ran. A crash loses at
+  most the attempts in flight and the few finished in the last milliseconds — never a committed one.
+* **Resumable**: attempt ids are deterministic; on start the stored ids are skipped, so a run
+  interrupted by Ctrl-C or ``kill -9`` does only what is missing when started again.
+* **Nothing crashes a run but the store**: an attack or target error is recorded on its attempt, a
+  scorer exception becomes an ``error`` score. Only a failing database stops the run (and marks it
+  ``failed``), because then nothing could be kept anyway.
+* **Ctrl-C** (SIGINT, or SIGTERM): stop scheduling, cancel the attempts in flight (they are redone
+  on resume), write what has finished, mark the run ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ..attacks.base import AttackContext
+from ..core.attempts import Attempt
+from ..core.messages import Response
+from ..core.scores import Score
+from ..scorers.base import Scorer
+from ..store import Store
+from .config import RunConfig
+from .plan import Components, PlannedAttempt, build_components, iter_plan, plan_size
+from .progress import RunProgress
+
+# At most this many finished attempts per transaction: big enough to amortise a commit, small
+# enough that one transaction never holds the database for long.
+MAX_BATCH = 512
+
+
+@dataclass
+class RunOutcome:
+    """What one invocation of a run did."""
+
+    run_id: str
+    planned: int
+    done_before: int  # already stored when this invocation started
+    written: int  # stored by this invocation
+    errors: int  # of those written, attempts whose request failed
+    successes: int  # of those written, attempts an objective scorer judged successful
+    status: str  # finished | interrupted
+    elapsed_s: float
+
+    @property
+    def done(self) -> int:
+        return self.done_before + self.written
+
+    @property
+    def rate(self) -> float:
+        """Attempts stored per second by this invocation."""
+        return self.written / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+class RunEngine:
+    """Executes planned attempts against the components of one run and stores the results.
+
+    Args:
+        store: where attempts are written (passed in: no global store).
+        run_id: the run the attempts belong to.
+        components: the run's plugin objects.
+        concurrency: attempts in flight at once (per-target limits live in the targets' limits layer).
+        progress: draw a progress bar.
+    """
+
+    def __init__(self, store: Store, run_id: str, components: Components, *, concurrency: int = 8,
+                 progress: bool = True) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.store = store
+        self.run_id = run_id
+        self.c = components
+        self.concurrency = concurrency
+        self.show_progress = progress
+        self.stop_event: asyncio.Event | None = None
+
+    def request_stop(self) -> None:
+        """Stop scheduling; what has finished is written, what is in flight is dropped."""
+        if self.stop_event is not None:
+            self.stop_event.set()
+
+    # -- one attempt -------------------------------------------------------------------------------
+    async def run_one(self, p: PlannedAttempt) -> Attempt:
+        """Execute one planned attempt (attack, then every scorer). Never raises for an attack,
+        target or scorer failure: those are recorded on the attempt."""
+        ap = self.c.attacks[p.attack]
+        chain = self.c.chains[p.chain]
+        ctx = AttackContext(item=p.item, target=self.c.targets[p.target], converters=chain.converters,
+                            scorer=ap.objective, attacker=ap.attacker)
+        t0 = time.perf_counter()
+        md: dict[str, Any] = {"category": p.item.category, "language": p.item.language, "kind": p.item.kind,
+                              "repeat": p.repeat}
+        try:
+            res = await ap.attack.execute(ctx)
+            conversation, response, turns, calls = res.conversation, res.response, res.turns, res.target_calls
+            if res.metadata:
+                md.update(res.metadata)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an attack bug is recorded, the run goes on
+            conversation, turns, calls = [], [], 0
+            response = Response(error=f"attack {ap.label!r} raised {type(exc).__name__}: {exc}"[:2000],
+                                latency_s=time.perf_counter() - t0)
+        attempt = Attempt(id=p.id, run_id=self.run_id, item_id=p.item.id, attack=ap.label,
+                          converters=list(chain.names), target=p.target, conversation=conversation,
+                          response=response, turns=turns, target_calls=calls, metadata=md)
+        scorers = self.c.scorers
+        if len(scorers) == 1:
+            attempt.scores = [await _score(scorers[0], attempt)]
+        elif scorers:
+            attempt.scores = list(await asyncio.gather(*(_score(s, attempt) for s in scorers)))
+        return attempt
+
+    # -- the pool ------------------------------------------------------------------------------------
+    async def run(self, plan: Iterable[PlannedAttempt], *, total: int, done: set[str],
+                  progress_counts: tuple[int, int] = (0, 0)) -> tuple[int, int, int, bool]:
+        """Execute every planned attempt whose id is not in ``done``.
+
+        Args:
+            plan: the planned attempts (a generator is fine; it is consumed lazily).
+            total: planned attempts (for the progress bar).
+            done: ids already stored (skipped).
+            progress_counts: (errors, successes) already stored, to start the bar's counters.
+
+        Returns:
+            (written, errors, successes, interrupted) of this invocation.
+        """
+        self.stop_event = stop = asyncio.Event()
+        todo: asyncio.Queue[PlannedAttempt | None] = asyncio.Queue(maxsize=2 * self.concurrency)
+        finished: asyncio.Queue[Attempt | None] = asyncio.Queue()
+        counts = {"written": 0, "errors": 0, "successes": 0}
+        n_done = len(done)
+
+        async def produce() -> None:
+            for p in plan:
+                if stop.is_set():
+                    break
+                if p.id in done:
+                    continue
+                await todo.put(p)
+            for _ in range(self.concurrency):
+                await todo.put(None)
+
+        async def work() -> None:
+            while True:
+                p = await todo.get()
+                if p is None:
+                    return
+                finished.put_nowait(await self.run_one(p))
+
+        async def write(bar: RunProgress) -> None:
+            end = False
+            while not end:
+                first = await finished.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        a = finished.get_nowait()
+                    except asyncio.QueueEmpty:
+                        break
+                    if a is None:
+                        end = True
+                        break
+                    batch.append(a)
+                # The database call runs in a thread so the workers keep the targets busy meanwhile.
+                await asyncio.to_thread(self.store.write_attempts, batch)
+                errors = sum(1 for a in batch if a.response.error is not None)
+                successes = sum(1 for a in batch if a.success)
+                counts["written"] += len(batch)
+                counts["errors"] += errors
+                counts["successes"] += successes
+                bar.advance(len(batch), errors=errors, successes=successes)
+
+        with RunProgress(total, done=n_done, errors=progress_counts[0], successes=progress_counts[1],
+                         enabled=self.show_progress) as bar:
+            writer = asyncio.create_task(write(bar), name="breakfix-writer")
+            producer = asyncio.create_task(produce(), name="breakfix-producer")
+            workers = [asyncio.create_task(work(), name=f"breakfix-worker-{i}") for i in range(self.concurrency)]
+            all_work = asyncio.gather(producer, *workers)
+            stopper = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({all_work, stopper, writer}, return_when=asyncio.FIRST_COMPLETED)
+                if writer.done() and writer.exception() is not None:
+                    raise writer.exception()  # type: ignore[misc]
+                if not all_work.done():
+                    # Interrupted: nothing new starts; attempts in flight are dropped (redone on resume).
+                    for t in (producer, *workers):
+                        t.cancel()
+                    await asyncio.gather(producer, *workers, return_exceptions=True)
+                else:
+                    all_work.result()  # a bug in a worker surfaces here, not silently
+                finished.put_nowait(None)
+                await writer
+            except BaseException:
+                for t in (producer, *workers, writer):
+                    t.cancel()
+                await asyncio.gather(producer, *workers, writer, return_exceptions=True)
+                raise
+            finally:
+                stopper.cancel()
+        interrupted = stop.is_set() and counts["written"] + len(done) < total
+        return counts["written"], counts["errors"], counts["successes"], interrupted
+
+
+async def _score(scorer: Scorer, attempt: Attempt) -> Score:
+    """Run one scorer; an exception becomes an ``error`` score naming the scorer, never a crash."""
+    try:
+        return await scorer.score(attempt)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        return Score(scorer=getattr(scorer, "name", type(scorer).__name__),
+                     scorer_version=str(getattr(scorer, "version", "1")), label="error", value=None,
+                     rationale=f"scorer raised {type(exc).__name__}: {exc}"[:2000])
+
+
+async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concurrency: int | None = None,
+                  handle_signals: bool = True) -> RunOutcome:
+    """Run (or resume) the run a config describes, writing every attempt to ``store``.
+
+    Args:
+        cfg: the validated run config.
+        store: where results go (the config's ``store`` is the caller's business).
+        progress: draw a progress bar on stderr.
+        concurrency: override the config's concurrency.
+        handle_signals: turn SIGINT/SIGTERM into a clean stop (main thread only).
+
+    Returns:
+        The outcome; ``status`` is ``finished`` when every planned attempt is stored, else
+        ``interrupted``.
+    """
+    t0 = time.perf_counter()
+    items = cfg.load_items()
+    run_id = cfg.run_id(items)
+    total = plan_size(cfg, len(items))
+    store.create_run(cfg.name, cfg.model_dump(mode="json", exclude={"base_dir"}), run_id=run_id)
+    store.add_items(run_id, items)
+    components = build_components(cfg)
+    engine = RunEngine(store, run_id, components, concurrency=concurrency or cfg.concurrency, progress=progress)
+    info = store.get_run(run_id)
+    stored = store.done_attempt_ids(run_id)
+    # Only ids of this plan count as done (a stored attempt from an older plugin version whose id
+    # changed is kept but redone).
+    done = {p.id for p in iter_plan(cfg, items, run_id, components.attacks, components.chains)} & stored
+    store.set_run_status(run_id, "running", planned=total)
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, engine.request_stop)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
+                pass
+    status = "failed"
+    written = errors = successes = 0
+    try:
+        written, errors, successes, interrupted = await engine.run(
+            iter_plan(cfg, items, run_id, components.attacks, components.chains), total=total, done=done,
+            progress_counts=(info.errors, info.successes) if info else (0, 0))
+        status = "interrupted" if interrupted or len(done) + written < total else "finished"
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        status = "interrupted"
+        raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        store.set_run_status(run_id, status)
+        await components.aclose()
+    return RunOutcome(run_id=run_id, planned=total, done_before=len(done), written=written, errors=errors,
+                      successes=successes, status=status, elapsed_s=time.perf_counter() - t0)
+
+
+def run_config(cfg: RunConfig, store: Store, **kw: Any) -> RunOutcome:
+    """Synchronous wrapper of :func:`execute` (for the CLI and scripts)."""
+    return asyncio.run(execute(cfg, store, **kw))

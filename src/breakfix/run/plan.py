@@ -1,0 +1,155 @@
+"""The plan of a run: items × attacks × converter chains × targets × repeats, with deterministic ids.
+
+The plan is a generator, never a list: a 100,000-attempt run costs the memory of the few attempts in
+flight, not of the whole product. Plugins are built once per run (:class:`Components`) and shared
+by every attempt that uses them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from ..attacks.base import Attack
+from ..converters.base import Converter
+from ..core.attempts import attempt_id
+from ..core.items import Item
+from ..core.registry import create
+from ..scorers.base import Scorer
+from ..targets.base import Target
+from .config import AttackSpec, RunConfig, ScorerSpec, TargetSpec, objective_index
+
+
+@dataclass
+class AttackPlan:
+    """One configured attack: its label in results, the plugin, and what multi-turn attacks need."""
+
+    label: str
+    attack: Attack
+    config: dict[str, Any]
+    attacker: Target | None = None
+    objective: Scorer | None = None
+
+
+@dataclass
+class Chain:
+    """One converter chain: the names (results group by them), the id key (names + parameters) and
+    the converter objects."""
+
+    names: list[str]
+    key: list[str]
+    converters: list[Converter]
+
+
+@dataclass
+class Components:
+    """The plugin objects of a run, built once from its config."""
+
+    targets: dict[str, Target]
+    attacks: list[AttackPlan]
+    chains: list[Chain]
+    scorers: list[Scorer]
+    extra_targets: list[Target] = field(default_factory=list)  # attackers, judges: closed with the rest
+
+    async def aclose(self) -> None:
+        """Close every target (connections, models); errors on close are not the run's problem."""
+        for t in [*self.targets.values(), *self.extra_targets]:
+            try:
+                await t.aclose()
+            except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
+                pass
+
+
+@dataclass(frozen=True)
+class PlannedAttempt:
+    """One cell of the plan: which item, attack, chain, target and repeat, and its id."""
+
+    id: str
+    item: Item
+    attack: int  # index into Components.attacks
+    chain: int  # index into Components.chains
+    target: str
+    repeat: int
+
+
+def make_target(spec: TargetSpec) -> Target:
+    """Instantiate a target plugin from its spec; the spec's ``name`` labels it in results."""
+    t = create("target", spec.type, **spec.params)
+    try:
+        t.name = spec.name
+    except (AttributeError, TypeError):  # a target that fixes its own name keeps it
+        pass
+    return t
+
+
+def _make_scorer(spec: str | ScorerSpec) -> Scorer:
+    if isinstance(spec, str):
+        return create("scorer", spec)
+    return create("scorer", spec.name, **spec.params)
+
+
+def _chain_key(name: str, params: dict[str, Any]) -> str:
+    # Parameters are part of what defines an attempt (leetspeak at intensity 0.3 vs 1.0).
+    return name if not params else f"{name}{json.dumps(params, sort_keys=True, default=str)}"
+
+
+def build_components(cfg: RunConfig) -> Components:
+    """Create every plugin the config names (targets, attacks, converters, scorers)."""
+    targets = {t.name: make_target(t) for t in cfg.targets}
+    scorers = [_make_scorer(s) for s in cfg.scorers]
+    obj = objective_index(cfg)
+    default_objective = scorers[obj] if obj is not None else None
+    run_attacker: Target | None = make_target(cfg.attacker) if cfg.attacker is not None else None
+    extra: list[Target] = [run_attacker] if run_attacker is not None else []
+    attacks: list[AttackPlan] = []
+    for spec in cfg.attacks:
+        attacks.append(_make_attack(spec, run_attacker, default_objective, extra))
+    chains: list[Chain] = []
+    for chain in cfg.converters:
+        names, keys, convs = [], [], []
+        for c in chain:
+            name, params = (c, {}) if isinstance(c, str) else (c.name, c.params)
+            names.append(name)
+            keys.append(_chain_key(name, params))
+            convs.append(create("converter", name, **params))
+        chains.append(Chain(names, keys, convs))
+    return Components(targets=targets, attacks=attacks, chains=chains, scorers=scorers, extra_targets=extra)
+
+
+def _make_attack(spec: AttackSpec, run_attacker: Target | None, default_objective: Scorer | None,
+                 extra: list[Target]) -> AttackPlan:
+    attack = create("attack", spec.name, **spec.params)
+    attacker = run_attacker
+    if spec.attacker is not None:
+        attacker = make_target(spec.attacker)
+        extra.append(attacker)
+    objective = _make_scorer(spec.objective_scorer) if spec.objective_scorer is not None else default_objective
+    config = attack.config() if hasattr(attack, "config") else dict(spec.params)
+    return AttackPlan(label=spec.label or spec.name, attack=attack, config=config, attacker=attacker,
+                      objective=objective)
+
+
+def plan_size(cfg: RunConfig, n_items: int) -> int:
+    """How many attempts the plan holds."""
+    return n_items * len(cfg.attacks) * len(cfg.converters) * len(cfg.targets) * cfg.repeats
+
+
+def iter_plan(cfg: RunConfig, items: Sequence[Item], run_id: str, attacks: Sequence[AttackPlan],
+              chains: Sequence[Chain]) -> Iterator[PlannedAttempt]:
+    """Every attempt of the plan, in a stable order (repeat, item, attack, chain, target).
+
+    Ids depend only on the attempt's inputs (never on the order or on the process), which is what
+    lets a resumed run skip exactly what is stored. An attack is identified by its label and its
+    plugin's own ``config()`` (template name, parameters), a chain by its converters' names and
+    parameters.
+    """
+    target_names = [t.name for t in cfg.targets]
+    for repeat in range(cfg.repeats):
+        for item in items:
+            for ai, a in enumerate(attacks):
+                for ci, c in enumerate(chains):
+                    for tname in target_names:
+                        aid = attempt_id(run_id=run_id, item_id=item.id, attack=a.label, attack_config=a.config,
+                                         converters=c.key, target=tname, repeat=repeat)
+                        yield PlannedAttempt(aid, item, ai, ci, tname, repeat)
