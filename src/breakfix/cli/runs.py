@@ -1,7 +1,284 @@
-"""CLI group: runs (to be filled in by its issue)."""
+"""CLI group: `breakfix run`, `runs`, `show`, `export`, `check-target`.
+
+Model output is untrusted, also in a terminal: every value that came from a model or a file is
+printed as a rich ``Text`` (never parsed as markup), so a response cannot restyle or fake the output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Optional, TextIO
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .errors import UserError, err_console, one_line_errors
+
+STORE_HELP = "SQLAlchemy URL of the results store (default: sqlite:///breakfix.db, or $BREAKFIX_STORE)."
+DEFAULT_STORE = "sqlite:///breakfix.db"
+
+
+def open_store(url: str) -> Any:
+    """Open a store, turning a bad URL or unreadable file into a one-line user error."""
+    from ..store import Store
+
+    try:
+        return Store(url)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types; the user needs one line
+        raise UserError(f"store {url!r}: cannot open: {str(exc).splitlines()[0]}") from None
+
+
+def resolve(store: Any, ref: str) -> Any:
+    run = store.resolve_run(ref)
+    if run is None:
+        raise UserError(f"no run {ref!r} in {store.url}; `breakfix runs --store {store.url}` lists the runs")
+    return run
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _store_url(cli_value: Optional[str], default: str = DEFAULT_STORE) -> str:
+    import os
+
+    return cli_value or os.environ.get("BREAKFIX_STORE") or default
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("run")
+    @one_line_errors
+    def run_cmd(
+        config: Path = typer.Argument(..., help="Run config (YAML)."),
+        store: Optional[str] = typer.Option(None, "--store", help="Override the config's store URL."),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", min=1,
+                                                  help="Override the config's concurrency."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Draw a progress bar."),
+        retry_errors: bool = typer.Option(False, "--retry-errors",
+                                          help="Redo the stored attempts whose request failed."),
+    ) -> None:
+        """Run (or resume) the red-team plan of CONFIG; every attempt is stored as it finishes.
+
+        Running the same config again resumes the run: only missing attempts are done. Ctrl-C stops
+        cleanly (exit 130) and keeps everything that finished.
+        """
+        from ..run import load_config, run_config
+
+        cfg = load_config(config)
+        url = store or cfg.store.url
+        st = open_store(url)
+        try:
+            if retry_errors:
+                items = cfg.load_items()
+                n = st.delete_attempts(cfg.run_id(items), status="error")
+                err_console.print(f"removed {n} failed attempts; they will be redone")
+            outcome = run_config(cfg, st, progress=progress, concurrency=concurrency)
+        finally:
+            st.close()
+        line = (f"run {outcome.run_id}: {outcome.done}/{outcome.planned} attempts stored "
+                f"({outcome.written} now, {outcome.errors} failed requests, {outcome.successes} successes) "
+                f"in {url}")
+        if outcome.status == "interrupted":
+            err_console.print(Text(f"interrupted: {line}; run the same command again to resume"))
+            raise typer.Exit(130)
+        Console().print(Text(f"{outcome.status}: {line}"))
+
+    @app.command("runs")
+    @one_line_errors
+    def runs_cmd(store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+        """List the runs in the store, most recent first."""
+        st = open_store(_store_url(store))
+        try:
+            runs = st.list_runs()
+        finally:
+            st.close()
+        table = Table(title=f"runs in {st.url}")
+        table.add_column("id", no_wrap=True)
+        for col, just in (("name", "left"), ("status", "left"), ("done", "right"), ("planned", "right"),
+                          ("errors", "right"), ("successes", "right"), ("updated (UTC)", "left")):
+            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        for r in runs:
+            table.add_row(Text(r.id), Text(r.name), Text(r.status), str(r.attempts),
+                          "-" if r.planned is None else str(r.planned), str(r.errors), str(r.successes),
+                          r.updated_at.strftime("%m-%d %H:%M"))
+        Console().print(table)
+
+    @app.command("show")
+    @one_line_errors
+    def show_cmd(
+        run: str = typer.Argument(..., help="Run id, id prefix, name or 'latest'."),
+        store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    ) -> None:
+        """Summary of a run and its success/refusal rates by attack × converter."""
+        st = open_store(_store_url(store))
+        try:
+            info = resolve(st, run)
+            summary = st.summary(info.id)
+            by_ac = st.rates(info.id, by=["attack", "converters"])
+            by_lang = st.rates(info.id, by=["language"])
+            errors = st.error_counts(info.id, limit=5)
+        finally:
+            st.close()
+        con = Console()
+        head = Table(title=Text(f"run {info.id} ({info.name})"), show_header=False)
+        head.add_column("field", style="bold")
+        head.add_column("value")
+        planned = "-" if info.planned is None else str(info.planned)
+        for k, v in (("status", info.status), ("attempts", f"{summary['attempts']} / {planned} planned"),
+                     ("items", str(summary["items"])), ("failed requests", str(summary["errors"])),
+                     ("retries", str(summary["retries"])),
+                     ("success rate", _pct(summary["success_rate"])),
+                     ("refusal rate", _pct(summary["refusal_rate"])),
+                     ("mean latency", "-" if summary["mean_latency_s"] is None
+                      else f"{summary['mean_latency_s'] * 1000:.0f} ms")):
+            head.add_row(k, Text(v))
+        con.print(head)
+        con.print(_rates_table("by attack × converter", by_ac, ["attack", "converters"]))
+        if len(by_lang) > 1:
+            con.print(_rates_table("by language", by_lang, ["language"]))
+        if errors:
+            t = Table(title="most frequent request errors")
+            t.add_column("count", justify="right")
+            t.add_column("error")
+            for e in errors:
+                t.add_row(str(e["n"]), Text(str(e["error"])[:200]))
+            con.print(t)
+
+    @app.command("export")
+    @one_line_errors
+    def export_cmd(
+        run: str = typer.Argument(..., help="Run id, id prefix, name or 'latest'."),
+        fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv"),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
+        store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    ) -> None:
+        """Stream every attempt of a run (with its scores) as JSON Lines or CSV."""
+        if fmt not in ("jsonl", "csv"):
+            raise UserError(f"--format: expected jsonl or csv, got {fmt!r}")
+        st = open_store(_store_url(store))
+        try:
+            info = resolve(st, run)
+            out: TextIO = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+            try:
+                n = (write_jsonl if fmt == "jsonl" else write_csv)(st.iter_attempt_rows(info.id), out)
+            finally:
+                if output:
+                    out.close()
+        finally:
+            st.close()
+        if output:
+            err_console.print(Text(f"wrote {n} attempts of run {info.id} to {output}"))
+
+    @app.command("check-target")
+    @one_line_errors
+    def check_target_cmd(
+        config: Path = typer.Argument(..., help="Run config (YAML) whose targets to check."),
+        prompt: str = typer.Option("Reply with the word OK.", "--prompt", help="What to send."),
+    ) -> None:
+        """Send one prompt to every target of CONFIG and show what came back (latency, errors)."""
+        import asyncio
+
+        from ..run import load_config
+
+        cfg = load_config(config)
+        results = asyncio.run(_check_targets(cfg, prompt))
+        table = Table(title=f"targets of {config}")
+        for col in ("target", "type", "status", "latency", "retries", "reply / error"):
+            table.add_column(col)
+        bad = 0
+        for spec, resp in results:
+            ok = resp.error is None
+            bad += not ok
+            table.add_row(Text(spec.name), Text(spec.type), Text("ok" if ok else "FAILED", style="green" if ok else "red"),
+                          f"{resp.latency_s * 1000:.0f} ms", str(resp.retries),
+                          Text((resp.text if ok else str(resp.error))[:160]))
+        Console().print(table)
+        if bad:
+            raise typer.Exit(1)
+
+
+async def _check_targets(cfg: Any, prompt: str) -> list[tuple[Any, Any]]:
+    from ..core.messages import Response, user
+    from ..run.plan import make_target
+
+    out = []
+    for spec in cfg.targets:
+        try:
+            t = make_target(spec)
+        except Exception as exc:  # noqa: BLE001 - a target that cannot even be built is a failed check
+            out.append((spec, Response(error=f"cannot create target: {type(exc).__name__}: {exc}")))
+            continue
+        try:
+            resp = await t.send([user(prompt)])
+        except Exception as exc:  # noqa: BLE001
+            resp = Response(error=f"{type(exc).__name__}: {exc}")
+        finally:
+            await t.aclose()
+        out.append((spec, resp))
+    return out
+
+
+def _rates_table(title: str, rows: list[dict[str, Any]], keys: list[str]) -> Table:
+    t = Table(title=title)
+    for k in keys:
+        t.add_column(k)
+    for col in ("attempts", "failed", "success", "refusal", "mean latency"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        cells: list[Any] = [Text(str(r[k]) if r[k] != "" else "(none)") for k in keys]
+        rate = r["success_rate"]
+        cells += [str(r["n"]), str(r["errors"]),
+                  Text(_pct(rate), style="bold red" if rate else ""), _pct(r["refusal_rate"]),
+                  "-" if r["mean_latency_s"] is None else f"{r['mean_latency_s'] * 1000:.0f} ms"]
+        t.add_row(*cells)
+    return t
+
+
+# -- export ------------------------------------------------------------------------------------------
+CSV_COLUMNS = ["id", "run_id", "item_id", "attack", "converters", "target", "category", "language", "status",
+               "error", "prompt", "response_text", "latency_s", "prompt_tokens", "completion_tokens", "retries",
+               "target_calls", "n_turns", "success", "refused", "scores", "created_at"]
+
+
+def _last_user(conversation: list[dict[str, Any]] | None) -> str:
+    for m in reversed(conversation or []):
+        if m.get("role") == "user":
+            return str(m.get("content", ""))
+    return ""
+
+
+def _export_record(row: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str, Any]:
+    rec = {k: v for k, v in row.items() if k != "seq"}
+    rec["scores"] = [{k: s[k] for k in ("scorer", "scorer_version", "label", "value", "rationale", "metadata")}
+                     for s in scores]
+    return rec
+
+
+def write_jsonl(rows: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]], out: TextIO) -> int:
+    """Write attempts as JSON Lines, one attempt (with its scores) per line. Returns the count."""
+    n = 0
+    for row, scores in rows:
+        out.write(json.dumps(_export_record(row, scores), ensure_ascii=False, default=str))
+        out.write("\n")
+        n += 1
+    return n
+
+
+def write_csv(rows: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]], out: TextIO) -> int:
+    """Write attempts as CSV (one row per attempt; the last user prompt and ``scorer=label`` pairs
+    flattened into columns). Returns the count."""
+    w = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    n = 0
+    for row, scores in rows:
+        rec = dict(row)
+        rec["prompt"] = _last_user(row.get("conversation"))
+        rec["scores"] = ";".join(f"{s['scorer']}={s['label']}" for s in scores)
+        w.writerow(rec)
+        n += 1
+    return n

@@ -31,7 +31,7 @@ runs = Table(
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("config", JSON, nullable=False),  # redacted: never holds an API key
-    Column("status", String(20), nullable=False, default="created"),  # created|running|interrupted|done
+    Column("status", String(20), nullable=False, default="created"),  # created|running|interrupted|finished|failed
     Column("planned", Integer, nullable=True),  # attempts in the plan, when known
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

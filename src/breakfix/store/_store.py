@@ -312,6 +312,16 @@ class Store:
             conn.execute(insert(S.scores), score_rows)
         return len(new)
 
+    def delete_attempts(self, run_id: str, *, status: str | None = None) -> int:
+        """Delete a run's attempts (and their scores), all or only those with ``status``
+        (``error``: failed requests, so a resumed run redoes them). Returns how many."""
+        conds = _filters(run_id, {"status": status})
+        with self.engine.begin() as conn:
+            ids = select(S.attempts.c.id).where(*conds).scalar_subquery()
+            conn.execute(delete(S.scores).where(S.scores.c.attempt_id.in_(ids)))
+            res = conn.execute(delete(S.attempts).where(*conds))
+        return int(res.rowcount or 0)
+
     def done_attempt_ids(self, run_id: str) -> set[str]:
         """Ids of the attempts of ``run_id`` already stored (what a resumed run skips)."""
         with self.engine.connect() as conn:
