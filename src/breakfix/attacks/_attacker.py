@@ -1,0 +1,212 @@
+"""The attacker side of multi-turn attacks: versioned prompts, JSON replies, refusals, fallback.
+
+An attacker model is itself a safety-tuned model more often than not, and it may refuse to play the
+red-teamer ("I can't help with that"). A refused or malformed attacker turn must never reach the
+target and never count as an attack turn: it is retried (with a short correction), then handed to a
+local fallback model (by default the zoo's ``base`` model, which has no safety tuning), and every
+rejected attacker output is kept in the turn's metadata so the report can show what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..core.messages import Message
+from ..core.registry import create
+from ..scorers.llm_judge import extract_json_object
+from ..scorers.refusal import is_refusal
+from ..targets.base import Target
+
+
+class PromptSet(BaseModel):
+    """A versioned set of attacker / evaluator prompt texts loaded from ``attacks/prompts/*.yaml``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    version: int | str
+
+    def text(self, key: str) -> str:
+        value = (self.model_extra or {}).get(key)
+        if not isinstance(value, str):
+            raise KeyError(f"prompt set {self.name!r} has no text {key!r}")
+        return value
+
+    def render(self, key: str, **values: Any) -> str:
+        """The text ``key`` with ``$placeholders`` filled (unknown ones are left as they are)."""
+        return Template(self.text(key)).safe_substitute({k: str(v) for k, v in values.items()})
+
+    @property
+    def tag(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+def load_prompts(ref: str | Path) -> PromptSet:
+    """A prompt set by built-in name (``crescendo``, ``pair``, ``tap``, ``fallback``) or YAML path."""
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.is_file():
+            raise ValueError(f"attacker prompts file {p} not found")
+        text, where = p.read_text("utf-8"), str(p)
+    else:
+        res = resources.files("breakfix.attacks").joinpath(f"prompts/{ref}.yaml")
+        if not res.is_file():
+            raise ValueError(f"unknown attacker prompt set {ref!r}; give a built-in name or a .yaml path")
+        text, where = res.read_text("utf-8"), f"prompts/{ref}.yaml"
+    try:
+        return PromptSet.model_validate(yaml.safe_load(text))
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise ValueError(f"{where}: invalid prompt set: {' '.join(str(exc).splitlines()[:3])}") from None
+
+
+class AttackerTurn(BaseModel):
+    """What an attacker must answer: the next prompt, plus its reasoning (kept for the report)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    prompt: str = Field(min_length=1)
+    rationale: str = ""
+    improvement: str = ""
+
+
+@dataclass
+class AttackerReply:
+    """A usable attacker turn and the history of rejected outputs that preceded it."""
+
+    prompt: str
+    data: dict[str, Any]
+    source: Literal["attacker", "fallback"]
+    raw: str
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    calls: int = 1
+
+    def metadata(self) -> dict[str, Any]:
+        """Turn metadata: where the prompt came from and which attacker outputs were discarded."""
+        md: dict[str, Any] = {"attacker_source": self.source}
+        for k in ("rationale", "improvement"):
+            if self.data.get(k):
+                md[f"attacker_{k}"] = str(self.data[k])[:1000]
+        if self.rejected:
+            md["attacker_rejected"] = self.rejected
+        return md
+
+
+class AttackerUnavailable(RuntimeError):
+    """Neither the attacker (after retries) nor the fallback produced a usable turn."""
+
+    def __init__(self, message: str, rejected: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.rejected = rejected
+
+
+_CORRECTION = ("Your previous reply could not be used ({reason}). Reply with the JSON object only, "
+               'with a non-empty "prompt" field.')
+
+
+def check_attacker_output(text: str) -> tuple[AttackerTurn | None, str]:
+    """Parse an attacker answer: ``(turn, "")`` if usable, else ``(None, reason)``.
+
+    A refusal is detected before parsing: a refusing attacker sometimes still emits JSON whose
+    ``prompt`` is its refusal, which must not be sent to the target either."""
+    if not text.strip():
+        return None, "empty answer"
+    if is_refusal(text):
+        return None, "attacker refused"
+    obj = extract_json_object(text)
+    if obj is None:
+        return None, "no JSON object"
+    try:
+        turn = AttackerTurn.model_validate(obj)
+    except ValidationError as exc:
+        return None, "invalid JSON: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    if is_refusal(turn.prompt):
+        return None, "attacker refused"
+    return turn, ""
+
+
+class Attacker:
+    """Wraps an attacker target with output validation, retries and a local fallback.
+
+    Args:
+        target: the attacker model (any target).
+        retries: how many times to re-ask after a refused / malformed answer (default 2).
+        fallback: a Target, a target config dict (``{type: hf, path: ...}``), ``"zoo-base"`` (the
+            zoo's unaligned ``base`` model through the ``hf`` target, trained on first use), or
+            ``None`` for no fallback.
+        fallback_size: zoo size for ``"zoo-base"`` (``tiny`` or ``full``).
+    """
+
+    def __init__(self, target: Target, *, retries: int = 2, fallback: Target | dict[str, Any] | str | None = "zoo-base",
+                 fallback_size: str = "tiny") -> None:
+        if retries < 0:
+            raise ValueError("attacker retries must be >= 0")
+        self.target = target
+        self.retries = retries
+        self._fallback_spec = fallback
+        self._fallback: Target | None = fallback if isinstance(fallback, Target) else None
+        self.fallback_size = fallback_size
+        self.fallback_prompts = load_prompts("fallback")
+        self.calls = 0  # attacker + fallback requests made (never counted as target calls)
+
+    async def _fallback_target(self) -> Target | None:
+        if self._fallback is not None or self._fallback_spec is None:
+            return self._fallback
+        spec = self._fallback_spec
+        if spec == "zoo-base":
+            from ..zoo import ensure_model  # heavy: trains the model on first use
+
+            path = ensure_model("base", size=self.fallback_size, progress=False)
+            self._fallback = create("target", "hf", path=str(path))
+        elif isinstance(spec, dict) and "type" in spec:
+            cfg = dict(spec)
+            self._fallback = create("target", cfg.pop("type"), **cfg)
+        else:
+            raise ValueError(f"attacker fallback must be 'zoo-base', a target config with 'type', or null; got {spec!r}")
+        return self._fallback
+
+    async def next(self, messages: list[Message], *, objective: str) -> AttackerReply:
+        """The next usable attacker turn for ``messages`` (the attacker's own conversation).
+
+        Raises:
+            AttackerUnavailable: the attacker and the fallback both failed; ``rejected`` lists why.
+        """
+        rejected: list[dict[str, str]] = []
+        convo = list(messages)
+        for _ in range(self.retries + 1):
+            resp = await self.target.send(convo)
+            self.calls += 1
+            if resp.error is not None:
+                rejected.append({"source": "attacker", "reason": f"request failed: {resp.error}", "raw": ""})
+                continue
+            turn, reason = check_attacker_output(resp.text)
+            if turn is not None:
+                return AttackerReply(turn.prompt, turn.model_dump(), "attacker", resp.text, rejected, len(rejected) + 1)
+            rejected.append({"source": "attacker", "reason": reason, "raw": resp.text[:2000]})
+            convo = convo + [Message(role="assistant", content=resp.text or "(empty)"),
+                             Message(role="user", content=_CORRECTION.format(reason=reason))]
+        fb = await self._fallback_target()
+        if fb is not None:
+            sys_text = self.fallback_prompts.render("system", objective=objective)
+            fb_msgs = ([Message(role="system", content=sys_text)] if sys_text.strip() else []) + [
+                Message(role="user", content=self.fallback_prompts.render("prompt", objective=objective))]
+            resp = await fb.send(fb_msgs)
+            self.calls += 1
+            if resp.error is not None:
+                rejected.append({"source": "fallback", "reason": f"request failed: {resp.error}", "raw": ""})
+            else:
+                # The fallback is a plain language model: JSON if it happens to give it, else its text.
+                turn, reason = check_attacker_output(resp.text)
+                text = resp.text.strip()
+                if turn is not None:
+                    return AttackerReply(turn.prompt, turn.model_dump(), "fallback", resp.text, rejected, len(rejected) + 1)
+                if text and (reason == "no JSON object" or reason.startswith("invalid JSON")):
+                    return AttackerReply(text, {"prompt": text}, "fallback", resp.text, rejected, len(rejected) + 1)
+                rejected.append({"source": "fallback", "reason": reason, "raw": resp.text[:2000]})
+        raise AttackerUnavailable(f"no usable attacker turn after {len(rejected)} tries", rejected)

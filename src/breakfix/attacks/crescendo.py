@@ -1,0 +1,134 @@
+"""Crescendo-style multi-turn escalation.
+
+Start with a harmless question on the topic and escalate one small step per turn, each step
+building on the target's own previous answer, until the objective is met or the turn budget is spent.
+When the target refuses, the refused exchange is dropped from the conversation (the target never
+sees it again: it is *backtracked*) and the attacker is asked to reach the same step by another
+route. Every turn, backtracked or not, is kept on the attempt with its objective score.
+
+Source: Russinovich, Salem & Eldan (2024), "Great, Now Write an Article About That: The Crescendo
+Multi-Turn LLM Jailbreak Attack" (arXiv:2404.01833). Attacker prompts are breakfix's own text
+(``attacks/prompts/crescendo.yaml``, versioned).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..converters.base import apply_chain
+from ..core.attempts import Turn
+from ..core.messages import Message, Response
+from ..core.registry import attack
+from ._attacker import AttackerUnavailable, load_prompts
+from ._multiturn import judge, make_attacker, refused, require, score_out_of_10
+from .base import Attack, AttackContext, AttackResult
+
+
+@attack("crescendo", tags=("AML.T0054", "multi-turn"))
+class CrescendoAttack(Attack):
+    """Escalate over several turns from a benign start, backtracking refused turns (Crescendo).
+
+    Args:
+        max_turns: accepted turns before giving up (default 5).
+        max_backtracks: refused turns that may be dropped and rephrased (default 5); once spent, a
+            refusal stays in the conversation.
+        system_prompt: optional system message for the target.
+        attacker_retries: re-asks of a refusing / malformed attacker before the fallback (default 2).
+        fallback: attacker fallback: ``zoo-base`` (default), a target config, or null.
+        fallback_size: zoo size of the ``zoo-base`` fallback (default ``tiny``).
+        prompts: built-in prompt set name or a YAML path (default ``crescendo``).
+    """
+
+    name = "crescendo"
+
+    def __init__(self, max_turns: int = 5, max_backtracks: int = 5, system_prompt: str | None = None,
+                 attacker_retries: int = 2, fallback: Any = "zoo-base", fallback_size: str = "tiny",
+                 prompts: str = "crescendo") -> None:
+        if max_turns < 1:
+            raise ValueError("crescendo: max_turns must be >= 1")
+        if max_backtracks < 0:
+            raise ValueError("crescendo: max_backtracks must be >= 0")
+        self.max_turns = max_turns
+        self.max_backtracks = max_backtracks
+        self.system_prompt = system_prompt
+        self.attacker_retries = attacker_retries
+        self.fallback = fallback
+        self.fallback_size = fallback_size
+        self.prompts = load_prompts(prompts)
+
+    def config(self) -> dict[str, Any]:
+        return {"max_turns": self.max_turns, "max_backtracks": self.max_backtracks,
+                "system_prompt": self.system_prompt, "prompts": self.prompts.tag}
+
+    async def execute(self, ctx: AttackContext) -> AttackResult:
+        require(ctx, self.name)
+        attacker = make_attacker(ctx, self.attacker_retries, self.fallback, self.fallback_size)
+        objective = ctx.item.objective
+        P = self.prompts
+        attacker_convo = [Message(role="system", content=P.render("system", objective=objective, max_turns=self.max_turns))]
+        history: list[Message] = [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+        turns: list[Turn] = []
+        accepted = backtracks = calls = attacker_rejections = 0
+        last_sent: list[Message] = []
+        last_response: Response | None = None
+        last_score = None
+        refused_prompt: str | None = None
+        stop = "turn budget"
+        while accepted < self.max_turns:
+            step = accepted + 1
+            if refused_prompt is not None:
+                instruction = P.render("rephrase", turn=step, max_turns=self.max_turns, refused_prompt=refused_prompt)
+            elif last_response is None:
+                instruction = P.render("first", turn=step, max_turns=self.max_turns)
+            else:
+                instruction = P.render("next", turn=step, max_turns=self.max_turns, last_response=last_response.text,
+                                       score=score_out_of_10(last_score),
+                                       rationale=last_score.rationale if last_score else "")
+            attacker_convo.append(Message(role="user", content=instruction))
+            try:
+                reply = await attacker.next(attacker_convo, objective=objective)
+            except AttackerUnavailable as exc:
+                attacker_rejections += len(exc.rejected)
+                stop = "attacker unavailable"
+                break
+            attacker_rejections += len(reply.rejected)
+            attacker_convo.append(Message(role="assistant", content=reply.raw))
+            prompt = await apply_chain(ctx.converters, reply.prompt)
+            sent = history + [Message(role="user", content=prompt)]
+            response = await ctx.target.send(sent)
+            calls += 1
+            md = {"step": step, "attacker_prompt": reply.prompt, **reply.metadata()}
+            if response.error is not None:
+                turns.append(Turn(index=len(turns), prompt=prompt, response="", metadata={**md, "error": response.error}))
+                last_sent, last_response, stop = sent, response, "target error"
+                break
+            if refused(ctx, response) and backtracks < self.max_backtracks:
+                # Drop the refused exchange: the target's next request will not contain it.
+                backtracks += 1
+                turns.append(Turn(index=len(turns), prompt=prompt, response=response.text, backtracked=True,
+                                  metadata={**md, "reason": "refusal"}))
+                refused_prompt = reply.prompt
+                continue
+            refused_prompt = None
+            score = await judge(ctx, self.name, sent, response)
+            turns.append(Turn(index=len(turns), prompt=prompt, response=response.text, score=score, metadata=md))
+            history = sent + [Message(role="assistant", content=response.text)]
+            last_sent, last_response, last_score = sent, response, score
+            accepted += 1
+            if score.label == "success":
+                stop = "success"
+                break
+        if last_response is None:
+            # Nothing was accepted: the result is the last refused exchange, or an error if none was sent.
+            if turns:
+                t = turns[-1]
+                last_sent = history + [Message(role="user", content=t.prompt)]
+                last_response = Response(text=t.response)
+            else:
+                last_response = Response(error=f"crescendo: no turn sent ({stop})")
+        return AttackResult(
+            conversation=last_sent, response=last_response, turns=turns, target_calls=calls,
+            metadata={"stop_reason": stop, "accepted_turns": accepted, "backtracks": backtracks,
+                      "attacker_calls": attacker.calls, "attacker_rejections": attacker_rejections,
+                      "prompts": self.prompts.tag},
+        )

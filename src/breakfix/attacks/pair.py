@@ -1,0 +1,122 @@
+"""PAIR-style iterative prompt refinement.
+
+An attacker model writes a single prompt; the target answers; the objective scorer (the judge)
+scores the answer and explains why; the attacker sees answer, score and reasoning and rewrites the
+prompt. Several independent streams run side by side; the attack stops at the first success or when
+every stream has used its iterations. Each try is a Turn (``metadata.stream``/``iteration``) whose
+``parent`` is the stream's previous try.
+
+Source: Chao et al. (2023), "Jailbreaking Black Box Large Language Models in Twenty Queries"
+(arXiv:2310.08419). Attacker prompts are breakfix's own text (``attacks/prompts/pair.yaml``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..converters.base import apply_chain
+from ..core.attempts import Turn
+from ..core.messages import Message, Response
+from ..core.registry import attack
+from ._attacker import AttackerUnavailable, load_prompts
+from ._multiturn import judge, make_attacker, require, score_out_of_10
+from .base import Attack, AttackContext, AttackResult
+
+
+@attack("pair", tags=("AML.T0054", "multi-turn", "iterative"))
+class PairAttack(Attack):
+    """Iteratively rewrite one prompt from the judge's score and rationale (PAIR).
+
+    Args:
+        n_streams: independent refinement streams (default 3).
+        n_iters: refinements per stream (default 3).
+        system_prompt: optional system message for the target.
+        attacker_retries: re-asks of a refusing / malformed attacker before the fallback (default 2).
+        fallback: attacker fallback: ``zoo-base`` (default), a target config, or null.
+        fallback_size: zoo size of the ``zoo-base`` fallback (default ``tiny``).
+        prompts: built-in prompt set name or a YAML path (default ``pair``).
+    """
+
+    name = "pair"
+
+    def __init__(self, n_streams: int = 3, n_iters: int = 3, system_prompt: str | None = None,
+                 attacker_retries: int = 2, fallback: Any = "zoo-base", fallback_size: str = "tiny",
+                 prompts: str = "pair") -> None:
+        if n_streams < 1 or n_iters < 1:
+            raise ValueError("pair: n_streams and n_iters must be >= 1")
+        self.n_streams, self.n_iters = n_streams, n_iters
+        self.system_prompt = system_prompt
+        self.attacker_retries = attacker_retries
+        self.fallback, self.fallback_size = fallback, fallback_size
+        self.prompts = load_prompts(prompts)
+
+    def config(self) -> dict[str, Any]:
+        return {"n_streams": self.n_streams, "n_iters": self.n_iters, "system_prompt": self.system_prompt,
+                "prompts": self.prompts.tag}
+
+    async def execute(self, ctx: AttackContext) -> AttackResult:
+        require(ctx, self.name)
+        attacker = make_attacker(ctx, self.attacker_retries, self.fallback, self.fallback_size)
+        P = self.prompts
+        objective = ctx.item.objective
+        prefix = [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+        streams = [[Message(role="system", content=P.render("system", objective=objective)),
+                    Message(role="user", content=P.render("first"))] for _ in range(self.n_streams)]
+        last_turn: list[int | None] = [None] * self.n_streams
+        alive = [True] * self.n_streams
+        turns: list[Turn] = []
+        best: tuple[float, list[Message], Response] | None = None
+        calls = rejections = 0
+        stop = "iteration budget"
+        # Streams advance in lock-step, one after the other inside an iteration: a scripted
+        # attacker then sees a reproducible order of requests.
+        for it in range(self.n_iters):
+            for s in range(self.n_streams):
+                if not alive[s]:
+                    continue
+                try:
+                    reply = await attacker.next(streams[s], objective=objective)
+                except AttackerUnavailable as exc:
+                    rejections += len(exc.rejected)
+                    alive[s] = False  # this stream is out; a refusing attacker is never an attack turn
+                    continue
+                rejections += len(reply.rejected)
+                prompt = await apply_chain(ctx.converters, reply.prompt)
+                sent = prefix + [Message(role="user", content=prompt)]
+                response = await ctx.target.send(sent)
+                calls += 1
+                md = {"stream": s, "iteration": it, "attacker_prompt": reply.prompt, **reply.metadata()}
+                if response.error is not None:
+                    turns.append(Turn(index=len(turns), prompt=prompt, response="", parent=last_turn[s],
+                                      metadata={**md, "error": response.error}))
+                    last_turn[s] = turns[-1].index
+                    if best is None:
+                        best = (-1.0, sent, response)
+                    continue
+                score = await judge(ctx, self.name, sent, response)
+                turns.append(Turn(index=len(turns), prompt=prompt, response=response.text, score=score,
+                                  parent=last_turn[s], metadata=md))
+                last_turn[s] = turns[-1].index
+                s10 = score_out_of_10(score)
+                if best is None or s10 > best[0]:
+                    best = (s10, sent, response)
+                streams[s] = streams[s] + [
+                    Message(role="assistant", content=reply.raw),
+                    Message(role="user", content=P.render("feedback", response=response.text, score=s10,
+                                                          rationale=score.rationale)),
+                ]
+                if score.label == "success":
+                    stop = "success"
+                    break
+            if stop == "success" or not any(alive):
+                if not any(alive):
+                    stop = "attacker unavailable"
+                break
+        if best is None:
+            conversation, response = [], Response(error=f"pair: no prompt sent ({stop})")
+        else:
+            _, conversation, response = best
+        return AttackResult(conversation=conversation, response=response, turns=turns, target_calls=calls,
+                            metadata={"stop_reason": stop, "best_score": best[0] if best else None,
+                                      "attacker_calls": attacker.calls, "attacker_rejections": rejections,
+                                      "prompts": P.tag})

@@ -1,0 +1,116 @@
+"""A deterministic scripted target: replays a list of answers, for reproducible tests and demos.
+
+Multi-turn attacks are driven by an attacker model; to test the attack *logic* (does Crescendo drop a
+refused turn? does TAP prune?) the attacker turns must be reproducible. This target replays a fixed
+script of replies (from a list or a YAML file), optionally chosen by rules that match the incoming
+conversation, and records every conversation it was sent so tests can inspect them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import yaml
+
+from ..core.messages import Conversation, Message, Response
+from ..core.registry import target
+from .base import Target
+
+Reply = str | Callable[[list[Message]], str]
+
+
+class ScriptError(ValueError):
+    """A scripted target was configured with an invalid script."""
+
+
+@target("scripted", tags=("test",))
+class ScriptedTarget(Target):
+    """Replay scripted replies in order (or by matching rules); deterministic, no model needed.
+
+    Args:
+        replies: the replies, in order; a reply may be a string or (from Python) a callable
+            ``f(messages) -> str``.
+        file: a YAML file with ``replies: [...]`` and/or ``rules: [...]`` instead of inline values.
+        rules: ``[{match: REGEX, replies: [...]}]``: a conversation whose text (all messages) matches
+            ``match`` takes its next reply from that rule's list before the main list is used.
+        cycle: start again at the first reply when the list is exhausted (default False: an
+            exhausted script answers with an error, so a test that runs too long fails loudly).
+        name: label of this target in results.
+    """
+
+    name = "scripted"
+
+    def __init__(self, replies: Sequence[Reply] | None = None, file: str | Path | None = None,
+                 rules: Sequence[dict[str, Any]] | None = None, cycle: bool = False,
+                 name: str = "scripted") -> None:
+        data: dict[str, Any] = {}
+        if file is not None:
+            p = Path(file)
+            if not p.is_file():
+                raise ScriptError(f"scripted target: script file {p} not found")
+            try:
+                data = yaml.safe_load(p.read_text("utf-8")) or {}
+            except yaml.YAMLError as exc:
+                raise ScriptError(f"{p}: invalid YAML: {str(exc).splitlines()[0]}") from None
+            if not isinstance(data, dict):
+                raise ScriptError(f"{p}: expected a mapping with 'replies' and/or 'rules'")
+        self.replies: list[Reply] = list(replies if replies is not None else data.get("replies") or [])
+        self._rules: list[tuple[re.Pattern[str], list[Reply], bool]] = []
+        for i, rule in enumerate(list(rules if rules is not None else data.get("rules") or [])):
+            if not isinstance(rule, dict) or "match" not in rule or not rule.get("replies"):
+                raise ScriptError(f"scripted target: rules[{i}] needs 'match' (regex) and 'replies' (list)")
+            try:
+                rx = re.compile(str(rule["match"]), re.IGNORECASE | re.DOTALL)
+            except re.error as exc:
+                raise ScriptError(f"scripted target: rules[{i}].match: invalid regex: {exc}") from None
+            self._rules.append((rx, list(rule["replies"]), bool(rule.get("cycle", True))))
+        if not self.replies and not self._rules:
+            raise ScriptError("scripted target: give 'replies' or 'rules'")
+        for i, r in enumerate(self.replies):
+            if not (isinstance(r, str) or callable(r)):
+                raise ScriptError(f"scripted target: replies[{i}] must be a string")
+        self.cycle = cycle
+        self.name = name
+        self._pos = 0
+        self._rule_pos = [0] * len(self._rules)
+        self.calls: list[list[Message]] = []  # every conversation received, for inspection
+
+    @property
+    def remaining(self) -> int:
+        """How many main-list replies are left (infinite when cycling: -1)."""
+        return -1 if self.cycle else len(self.replies) - self._pos
+
+    def _next(self, conversation: list[Message]) -> Reply | None:
+        text = "\n".join(m.content for m in conversation)
+        for k, (rx, replies, cyc) in enumerate(self._rules):
+            if rx.search(text):
+                pos = self._rule_pos[k]
+                if pos >= len(replies) and not cyc:
+                    continue
+                self._rule_pos[k] = pos + 1
+                return replies[pos % len(replies)]
+        if self._pos >= len(self.replies):
+            if not self.cycle or not self.replies:
+                return None
+            self._pos = 0
+        r = self.replies[self._pos]
+        self._pos += 1
+        return r
+
+    async def _send(self, conversation: Conversation, **kwargs: Any) -> Response:
+        t0 = time.perf_counter()
+        convo = [Message(role=m.role, content=m.content) for m in conversation]
+        self.calls.append(convo)
+        reply = self._next(convo)
+        if reply is None:
+            return Response(error=f"scripted target {self.name!r}: script exhausted after {len(self.calls) - 1} replies",
+                            latency_s=time.perf_counter() - t0)
+        text = reply(convo) if callable(reply) else reply
+        return Response(text=text, latency_s=time.perf_counter() - t0, finish_reason="stop")
+
+    async def send(self, conversation: Conversation, **kwargs: Any) -> Response:
+        # No network, so no limits layer: a script answers instantly and never fails transiently.
+        return await self._send(conversation, **kwargs)
