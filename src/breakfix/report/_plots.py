@@ -1,0 +1,109 @@
+"""The report's plots: matplotlib figures rendered to inline PNG data URIs (the report is one file
+that works offline, so nothing is linked)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any, Sequence
+
+NO_CONVERTER = "(none)"
+MAX_BARS = 40  # a bar chart beyond this many groups is unreadable; the table lists them all
+
+
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height), dpi=100)
+    return fig, ax
+
+
+def _data_uri(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _short(label: str, limit: int = 40) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def heatmap_matrix(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[str], list[list[float | None]],
+                                                            list[list[int]]]:
+    """Attacks (rows) × converter chains (columns) → success rate and attempt count per cell, from
+    ``Store.rates(run, by=["attack", "converters"])``. A cell with no successful request is ``None``."""
+    attacks = sorted({r["attack"] for r in rows})
+    convs = sorted({r["converters"] for r in rows}, key=lambda c: (c != "", c))
+    rate: list[list[float | None]] = [[None] * len(convs) for _ in attacks]
+    count = [[0] * len(convs) for _ in attacks]
+    for r in rows:
+        i, j = attacks.index(r["attack"]), convs.index(r["converters"])
+        rate[i][j] = r["success_rate"]
+        count[i][j] = r["n"]
+    return attacks, [c or NO_CONVERTER for c in convs], rate, count
+
+
+def heatmap(rows: Sequence[dict[str, Any]]) -> str | None:
+    """Success rate by attack × converter chain as a heat map (PNG data URI); ``None`` if no data."""
+    if not rows:
+        return None
+    import numpy as np
+
+    attacks, convs, rate, count = heatmap_matrix(rows)
+    grid = np.array([[np.nan if v is None else v for v in row] for row in rate], dtype=float)
+    fig, ax = _figure(max(4.5, 1.1 * len(convs) + 2.5), max(2.2, 0.55 * len(attacks) + 1.4))
+    cmap = _cmap()
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(convs)), [_short(c, 24) for c in convs], rotation=35, ha="right")
+    ax.set_yticks(range(len(attacks)), [_short(a, 30) for a in attacks])
+    ax.set_xlabel("converter chain")
+    ax.set_ylabel("attack")
+    if len(attacks) * len(convs) <= 400:
+        for i in range(len(attacks)):
+            for j in range(len(convs)):
+                if count[i][j]:
+                    v = grid[i, j]
+                    txt = "n/a" if np.isnan(v) else f"{100 * v:.0f}%"
+                    ax.text(j, i, f"{txt}\nn={count[i][j]}", ha="center", va="center", fontsize=7,
+                            color="white" if (not np.isnan(v) and v > 0.6) else "black")
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="success rate")
+    ax.set_title("Attack success rate by attack × converter")
+    return _data_uri(fig)
+
+
+def _cmap() -> Any:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["Reds"].copy()
+    cmap.set_bad("#eeeeee")  # no data / only failed requests
+    return cmap
+
+
+def bars(rows: Sequence[dict[str, Any]], key: str, title: str) -> str | None:
+    """Success and refusal rate per group (``Store.rates(run, by=[key])``) as horizontal bars."""
+    rows = [r for r in rows if r["ok"]]
+    if not rows:
+        return None
+    rows = sorted(rows, key=lambda r: -r["n"])[:MAX_BARS]
+    rows.sort(key=lambda r: r[key] or "")
+    labels = [f"{_short(r[key] or '(none)', 30)} (n={r['ok']})" for r in rows]
+    succ = [r["success_rate"] or 0.0 for r in rows]
+    refu = [r["refusal_rate"] or 0.0 for r in rows]
+    fig, ax = _figure(6.5, max(1.8, 0.34 * len(rows) + 1.0))
+    y = list(range(len(rows)))
+    h = 0.4
+    ax.barh([v - h / 2 for v in y], succ, height=h, color="#c0392b", label="success")
+    ax.barh([v + h / 2 for v in y], refu, height=h, color="#2e86c1", label="refusal")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of answered requests")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title)
+    return _data_uri(fig)

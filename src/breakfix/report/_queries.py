@@ -1,0 +1,129 @@
+"""SQL aggregations the report needs beyond the store's own (``summary``, ``rates``, ...).
+
+Everything here is a ``GROUP BY`` or an indexed ``ORDER BY ... LIMIT`` over the ``attempts`` table,
+so the cost of building a report's tables does not grow with the number of attempts loaded into
+Python (it never loads them to count them).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from ..store import Store
+from ..store import _schema as S
+
+# Attack names that are multi-turn even when an attempt stopped after one turn (success at turn 1).
+_MULTI_TURN_TAGS = ("multi-turn", "multi_turn", "multiturn")
+
+FamilyKind = str  # "direct" | "template" | "converter" | "multi-turn"
+
+
+def attack_converter_stats(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """Per (attack, converter chain): attempts, errors, successes, refusals, target calls (sum) and the
+    longest conversation (``max_turns``), the raw material of the attack-family table."""
+    a = S.attempts
+    q = (select(a.c.attack, a.c.converters,
+                func.count().label("n"),
+                func.sum(case((a.c.status == "error", 1), else_=0)).label("errors"),
+                func.sum(case((a.c.success, 1), else_=0)).label("successes"),
+                func.sum(case((a.c.refused, 1), else_=0)).label("refusals"),
+                func.sum(a.c.target_calls).label("target_calls"),
+                func.max(a.c.n_turns).label("max_turns"))
+         .where(a.c.run_id == run_id).group_by(a.c.attack, a.c.converters)
+         .order_by(a.c.attack, a.c.converters))
+    with store.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    for r in rows:
+        for k in ("n", "errors", "successes", "refusals", "target_calls", "max_turns"):
+            r[k] = int(r[k] or 0)
+    return rows
+
+
+def _is_multi_turn(attack: str, max_turns: int) -> bool:
+    return max_turns > 1 or _tagged_multi_turn(attack)
+
+
+@functools.lru_cache(maxsize=256)
+def _tagged_multi_turn(attack: str) -> bool:
+    try:
+        from ..core.registry import get
+
+        info = get("attack", attack)
+    except Exception:  # noqa: BLE001 - an attack unknown to this process (a plugin not installed) has no tags
+        return False
+    return any(t.lower() in _MULTI_TURN_TAGS for t in info.tags)
+
+
+def family_of(attack: str, converters: str, max_turns: int) -> tuple[FamilyKind, str]:
+    """The attack family of an (attack, converter chain) group, as issue 5 reports them: ``direct``
+    (the plain prompt), each ``template`` attack, each ``converter`` chain (over single-turn
+    attacks) and each ``multi-turn`` attack."""
+    if _is_multi_turn(attack, max_turns):
+        return "multi-turn", attack + (f" + {converters}" if converters else "")
+    if converters:
+        return "converter", converters
+    if attack == "direct":
+        return "direct", "direct"
+    return "template", attack
+
+
+_KIND_ORDER = {"direct": 0, "template": 1, "converter": 2, "multi-turn": 3}
+
+
+def family_table(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """Success rate and target calls per attack family (see :func:`family_of`).
+
+    Returns rows with ``kind``, ``name``, ``n``, ``ok`` (attempts whose request did not fail),
+    ``successes``, ``success_rate`` (over ``ok``), ``target_calls`` and ``mean_calls`` (per attempt),
+    sorted direct → templates → converters → multi-turn.
+    """
+    fams: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in attack_converter_stats(store, run_id):
+        kind, name = family_of(r["attack"], r["converters"], r["max_turns"])
+        f = fams.setdefault((kind, name), {"kind": kind, "name": name, "n": 0, "errors": 0, "successes": 0,
+                                           "refusals": 0, "target_calls": 0})
+        for k in ("n", "errors", "successes", "refusals", "target_calls"):
+            f[k] += r[k]
+    out = []
+    for f in fams.values():
+        f["ok"] = f["n"] - f["errors"]
+        f["success_rate"] = f["successes"] / f["ok"] if f["ok"] else None
+        f["refusal_rate"] = f["refusals"] / f["ok"] if f["ok"] else None
+        f["mean_calls"] = f["target_calls"] / f["n"] if f["n"] else None
+        out.append(f)
+    out.sort(key=lambda f: (_KIND_ORDER.get(f["kind"], 9), f["name"]))
+    return out
+
+
+_LIGHT = ("seq", "id", "attack", "converters", "target", "item_id", "status", "error", "latency_s", "retries",
+          "target_calls")
+
+
+def slowest(store: Store, run_id: str, limit: int = 15) -> list[dict[str, Any]]:
+    """The slowest requests (uses the ``(run_id, latency_s)`` index: no scan of the run)."""
+    a = S.attempts
+    q = (select(*[a.c[c] for c in _LIGHT]).where(a.c.run_id == run_id)
+         .order_by(a.c.latency_s.desc(), a.c.seq).limit(limit))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def failed(store: Store, run_id: str, limit: int = 15) -> list[dict[str, Any]]:
+    """The most recent failed requests with their error messages."""
+    a = S.attempts
+    q = (select(*[a.c[c] for c in _LIGHT]).where(a.c.run_id == run_id, a.c.status == "error")
+         .order_by(a.c.seq.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def targets(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """Each target of the run with its attempt count and mean latency."""
+    a = S.attempts
+    q = (select(a.c.target, func.count().label("n"), func.avg(a.c.latency_s).label("mean_latency_s"))
+         .where(a.c.run_id == run_id).group_by(a.c.target).order_by(a.c.target))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]

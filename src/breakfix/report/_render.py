@@ -1,0 +1,171 @@
+"""``write_run_report``: one self-contained HTML file for a run (no network, inline CSS/JS/plots).
+
+Aggregates come from SQL (the store's ``summary``/``rates``/``error_counts``/``score_counts`` and
+:mod:`._queries`); attempts are streamed once from the store into the compact index and detail
+chunks of :mod:`._payload`, which the page paginates and expands client-side with ``textContent``
+only. Jinja2 autoescapes every value of the template, and a Content-Security-Policy admits only
+the report's own script and style (by hash), so even a slip in escaping could not run model output.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from ..store import Store
+from . import _plots, _queries
+from ._payload import Payload, build_payload, packed, script_json
+
+# Above this many attempts the data blocks are gzip+base64 (DecompressionStream in the page):
+# plain JSON of a large run would make a file of hundreds of megabytes.
+COMPRESS_ABOVE = 2_000
+
+
+def _asset(name: str) -> str:
+    text = resources.files("breakfix.report").joinpath("templates", name).read_text(encoding="utf-8")
+    # The asset is inlined in a <script>/<style> element: it must not be able to close it.
+    if "</" in text:
+        raise RuntimeError(f"report asset {name} contains '</', which would end its inline element")
+    return text
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("breakfix.report", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = _pct
+    env.filters["num"] = _num
+    env.filters["secs"] = _secs
+    return env
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def _num(v: float | int | None, digits: int = 0) -> str:
+    if v is None:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def _secs(v: float | None) -> str:
+    if v is None:
+        return "–"
+    if v < 1:
+        return f"{1000 * v:.0f} ms"
+    if v < 120:
+        return f"{v:.2f} s"
+    if v < 7200:
+        return f"{v / 60:.1f} min"
+    return f"{v / 3600:.1f} h"
+
+
+def _duration(run: Any, summary: dict[str, Any]) -> float | None:
+    start = run.created_at or summary.get("first_at")
+    end = summary.get("last_at") or run.updated_at
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def gather(store: Store, run_id: str) -> dict[str, Any]:
+    """Everything but the attempts: the aggregates the report's tables and plots show."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise ValueError(f"no run with id {run_id!r} in {store!r}")
+    summary = store.summary(run_id)
+    ac = store.rates(run_id, by=["attack", "converters"])
+    cats = store.rates(run_id, by=["category"])
+    langs = store.rates(run_id, by=["language"])
+    return {
+        "run": run, "summary": summary, "duration_s": _duration(run, summary),
+        "targets": _queries.targets(store, run_id),
+        "families": _queries.family_table(store, run_id),
+        "ac_rates": ac, "cat_rates": cats, "lang_rates": langs,
+        "slowest": _queries.slowest(store, run_id), "failed": _queries.failed(store, run_id),
+        "error_counts": store.error_counts(run_id),
+        "score_counts": store.score_counts(run_id),
+        "findings": store.list_findings(run_id),
+        "plots": {"heat": _plots.heatmap(ac),
+                  "category": _plots.bars(cats, "category", "By category"),
+                  "language": _plots.bars(langs, "language", "By language")},
+    }
+
+
+def render(context: dict[str, Any], payload: Payload, *, compress: bool | None = None, csp: bool = True) -> str:
+    """The report's HTML from :func:`gather`'s context and the attempt payload."""
+    if compress is None:
+        compress = payload.n > COMPRESS_ABOVE
+    encode: Callable[[Any], str] = packed if compress else script_json
+    css, js = _asset("report.css"), _asset("report.js")
+    policy = None
+    if csp:
+        policy = ("default-src 'none'; img-src data:; " f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
+                  "base-uri 'none'; form-action 'none'")
+    return _env().get_template("report.html.j2").render(
+        **context,
+        mode="gz" if compress else "json",
+        index_block=Markup(encode(payload.index)),  # escaped/encoded by script_json/packed for <script>
+        chunk_blocks=[Markup(encode(c)) for c in payload.chunks],
+        n_attempts=payload.n,
+        css=Markup(css), js=Markup(js), csp=policy,
+        generated_at=datetime.now(timezone.utc),
+    )
+
+
+def write_run_report(store: Store, run_id: str, path: str | Path, *, compress: bool | None = None,
+                     csp: bool = True, progress: bool = False) -> Path:
+    """Write the HTML report of a run to ``path`` and return the path.
+
+    Args:
+        store: the store holding the run.
+        run_id: the run's id.
+        path: where to write the ``.html`` file (parent folders are created).
+        compress: embed attempt data as gzip+base64 (``True``), plain escaped JSON (``False``), or
+            decide by size (``None``: compressed above :data:`COMPRESS_ABOVE` attempts).
+        csp: add a Content-Security-Policy that allows only the report's own script and style.
+        progress: show a rich progress bar while attempts are read (the CLI turns it on).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: if the store has no run ``run_id``.
+    """
+    context = gather(store, run_id)
+    rows = store.iter_attempt_rows(run_id)
+    if progress:
+        rows = _with_progress(rows, context["summary"]["attempts"])
+    payload = build_payload(rows)
+    html = render(context, payload, compress=compress, csp=csp)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)  # a reader never sees half a report
+    return out
+
+
+def _with_progress(rows: Any, total: int) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("report"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True) as bar:
+        task = bar.add_task("attempts", total=total)
+        for i, r in enumerate(rows, 1):
+            yield r
+            if i % 500 == 0:
+                bar.update(task, completed=i)
+        bar.update(task, completed=total)
