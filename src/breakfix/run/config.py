@@ -229,7 +229,20 @@ def config_from_dict(data: Any, *, source: str = "<config>", base_dir: Path | st
     except ValidationError as exc:
         raise ConfigError(f"{source}: {_first_error(exc)}") from None
     check_plugins(cfg, source=source)
+    _check_inline_items(cfg, source)
     return cfg
+
+
+def _check_inline_items(cfg: RunConfig, source: str) -> None:
+    """Inline items fail at load time like any other field (item files fail with file:line when read)."""
+    from ..datasets import item_from_record
+
+    for i, entry in enumerate(cfg.items):
+        if isinstance(entry, dict):
+            try:
+                item_from_record(entry, f"items[{i}]")
+            except ValueError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -273,11 +286,16 @@ def _check_params(kind: Kind, name: str, params: dict[str, Any], where: str) -> 
         sig = inspect.signature(info.factory)
     except (TypeError, ValueError):
         return
+    accepted = [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = [k for k in params if k not in accepted]
+    if unknown and not takes_any:
+        # A misspelt parameter is the likelier mistake than a missing one: report it first.
+        raise ConfigError(f"{where}: {kind} {name!r} has no parameter {unknown[0]!r}; "
+                          f"parameters: {', '.join(accepted) or 'none'}")
     try:
         sig.bind(**params)
     except TypeError as exc:
-        accepted = [p.name for p in sig.parameters.values()
-                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         msg = str(exc)
         if "unexpected keyword argument" in msg:
             bad = msg.split("'")[1] if "'" in msg else msg
