@@ -1,7 +1,113 @@
-"""CLI group: findings (to be filled in by its issue)."""
+"""CLI: `breakfix findings RUN`, `breakfix findings export RUN -o f.json`, `breakfix finding confirm|reject ID`.
+
+Listing a run's findings first derives them (idempotently) from its successful attempts, so a fresh
+run shows its candidate findings without a separate step; a person then confirms or rejects each.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .errors import UserError, one_line_errors
+from .runs import STORE_HELP, _store_url, open_store, resolve
+
+
+def _finding_dict(f: Any) -> dict[str, Any]:
+    return f.model_dump(mode="json")
+
+
+def _ttp_ids(f: Any) -> str:
+    return ", ".join(t.get("id", "") for t in f.threat.get("ttps", []) if isinstance(t, dict))
+
+
+def _derive(st: Any, ref: str) -> tuple[Any, list[Any]]:
+    from ..core.ontology import findings_for_run
+
+    run = resolve(st, ref)
+    findings_for_run(st, run.id)
+    return run, st.list_findings(run.id)
+
+
+def _set_status(finding_id: str, status: str, note: str, store: Optional[str]) -> None:
+    st = open_store(_store_url(store))
+    try:
+        if st.get_finding(finding_id) is None:
+            raise UserError(f"no finding {finding_id!r} in {st.url}; `breakfix findings RUN` lists them")
+        st.set_finding_status(finding_id, status, note)
+    finally:
+        st.close()
+    Console().print(f"finding {escape(finding_id)}: {status}" + (f" ({escape(note)})" if note else ""))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("findings")
+    @one_line_errors
+    def findings_cmd(
+        words: list[str] = typer.Argument(..., metavar="RUN | export RUN",
+                                          help="A run (id, prefix, name or 'latest'), or 'export RUN'."),
+        as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="For export: the JSON file to write."),
+        status: Optional[str] = typer.Option(None, "--status", help="Only unconfirmed | confirmed | rejected."),
+        store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    ) -> None:
+        """List a run's findings (derived from its successful attempts), or export them as JSON."""
+        export = len(words) == 2 and words[0] == "export"
+        if len(words) != 1 and not export:
+            raise UserError("usage: breakfix findings RUN [--json] | breakfix findings export RUN -o FILE.json")
+        if status is not None and status not in ("unconfirmed", "confirmed", "rejected"):
+            raise UserError(f"--status: expected unconfirmed, confirmed or rejected, got {status!r}")
+        st = open_store(_store_url(store))
+        try:
+            run, found = _derive(st, words[-1])
+        finally:
+            st.close()
+        if status is not None:
+            found = [f for f in found if f.status == status]
+        data = [_finding_dict(f) for f in found]
+        if export:
+            if output is None:
+                raise UserError("findings export: give the output file with -o FILE.json")
+            doc = {"run_id": run.id, "run_name": run.name, "findings": data}
+            output.write_text(json.dumps(doc, indent=2, ensure_ascii=False), "utf-8")
+            Console(stderr=True).print(f"wrote {len(data)} findings of run {escape(run.id)} to {escape(str(output))}")
+            return
+        if as_json:
+            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        table = Table(title=f"findings of run {escape(run.name)} ({escape(run.id)})")
+        table.add_column("id", no_wrap=True)  # ids are typed back into `breakfix finding confirm`
+        for col in ("status", "severity", "title", "TTPs", "note"):
+            table.add_column(col, overflow="fold")
+        for f in found:
+            # Titles and notes may quote model output: never let them act as rich markup.
+            table.add_row(escape(f.id), f.status, f.severity, escape(f.title), escape(_ttp_ids(f)), escape(f.note))
+        Console().print(table)
+        if not found:
+            Console().print("no findings: no attempt of this run succeeded")
+
+    finding_app = typer.Typer(help="Triage one finding: confirm or reject it.", no_args_is_help=True)
+
+    @finding_app.command("confirm")
+    @one_line_errors
+    def confirm(finding_id: str = typer.Argument(..., metavar="ID"),
+                note: str = typer.Option("", "--note", help="Why (kept with the finding)."),
+                store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+        """Confirm a finding: a person checked the evidence and it is a real failure."""
+        _set_status(finding_id, "confirmed", note, store)
+
+    @finding_app.command("reject")
+    @one_line_errors
+    def reject(finding_id: str = typer.Argument(..., metavar="ID"),
+               note: str = typer.Option("", "--note", help="Why (kept with the finding)."),
+               store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+        """Reject a finding (a false positive of the scorer, out of scope, ...)."""
+        _set_status(finding_id, "rejected", note, store)
+
+    app.add_typer(finding_app, name="finding")
