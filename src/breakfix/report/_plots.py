@@ -80,9 +80,8 @@ def heatmap(rows: Sequence[dict[str, Any]]) -> str | None:
 def _cmap() -> Any:
     import matplotlib
 
-    cmap = matplotlib.colormaps["Reds"].copy()
-    cmap.set_bad("#eeeeee")  # no data / only failed requests
-    return cmap
+    # grey: no data, or only failed requests (no rate to show)
+    return matplotlib.colormaps["Reds"].with_extremes(bad="#eeeeee")
 
 
 def bars(rows: Sequence[dict[str, Any]], key: str, title: str) -> str | None:
