@@ -1,24 +1,76 @@
-"""The Target interface: anything that answers a conversation."""
+"""The Target interface: anything that answers a conversation.
+
+Callers use ``Target.send``; subclasses implement ``_send``. ``send`` passes every request through
+the target's ``Limiter`` (``targets/limits.py``), so concurrency, rate limits, retries, timeouts and
+secret redaction work the same for every target and no target re-implements them.
+"""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from typing import Any
 
 from ..core.messages import Conversation, Response
+from .limits import REDACTED, Limiter, Limits
 
 
-class Target(ABC):
+class Target:
     """A model or application under test (or an attacker / judge model).
 
-    Subclasses implement ``_send``; callers use ``send``, which the shared limits layer
-    (``targets/limits.py``) wraps with concurrency, rate limits, retries and timeouts.
+    Subclasses call ``self.init_limits(...)`` from ``__init__`` with the common limit keywords
+    (``max_concurrency``, ``rpm``, ``max_retries``, ``timeout_s``, ``backoff_s``) and implement
+    ``_send``, which may raise ``TransientError`` (retried) or ``TargetError`` (recorded).
     """
 
     name: str = "target"
+    _limiter: Limiter | None = None
 
-    @abstractmethod
-    async def send(self, conversation: Conversation, **kwargs) -> Response:  # pragma: no cover
-        ...
+    def init_limits(self, *, max_concurrency: int = 16, rpm: float | None = None, max_retries: int = 3,
+                    timeout_s: float | None = 60.0, backoff_s: float = 0.5, **more: Any) -> Limits:
+        """Validate and install this target's limits (a ``ValueError`` names the bad field)."""
+        self.limits = Limits(max_concurrency=max_concurrency, rpm=rpm, max_retries=max_retries,
+                             timeout_s=timeout_s, backoff_s=backoff_s, **more)
+        self._limiter = Limiter(self.limits, redact=self.redact)
+        return self.limits
+
+    @property
+    def limiter(self) -> Limiter:
+        if self._limiter is None:  # a subclass that did not call init_limits gets the defaults
+            self.init_limits()
+        assert self._limiter is not None
+        return self._limiter
+
+    async def send(self, conversation: Conversation, **kwargs: Any) -> Response:
+        """Send ``conversation``; returns the reply, or a ``Response`` with ``error`` set. Never raises
+        (except cancellation)."""
+        return await self.limiter.run(lambda: self._send(conversation, **kwargs))
+
+    async def _send(self, conversation: Conversation, **kwargs: Any) -> Response:  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} does not implement _send")
+
+    def secrets(self) -> list[str]:
+        """Current secret values (API keys, auth headers) to scrub from any text we emit."""
+        return []
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced by ``***REDACTED***``."""
+        for s in sorted(self.secrets(), key=len, reverse=True):
+            if s and len(s) >= 4:
+                text = text.replace(s, REDACTED)
+        return text
+
+    def describe(self) -> dict[str, Any]:
+        """A config dump safe to print or store: never contains secret values."""
+        return {"type": getattr(type(self), "plugin_name", type(self).__name__), "name": self.name}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "type")
+        return f"{type(self).__name__}({fields})"
 
     async def aclose(self) -> None:
         """Release connections / models. Safe to call twice."""
+
+    async def __aenter__(self) -> "Target":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
