@@ -193,7 +193,11 @@ class RunEngine:
             writer = asyncio.create_task(write(bar), name="breakfix-writer")
             producer = asyncio.create_task(produce(), name="breakfix-producer")
             workers = [asyncio.create_task(work(), name=f"breakfix-worker-{i}") for i in range(self.concurrency)]
-            all_work = asyncio.gather(producer, *workers)
+
+            async def all_done() -> None:
+                await asyncio.gather(producer, *workers)
+
+            all_work = asyncio.create_task(all_done())
             stopper = asyncio.create_task(stop.wait())
             try:
                 await asyncio.wait({all_work, stopper, writer}, return_when=asyncio.FIRST_COMPLETED)
@@ -203,15 +207,15 @@ class RunEngine:
                     # Interrupted: nothing new starts; attempts in flight are dropped (redone on resume).
                     for t in (producer, *workers):
                         t.cancel()
-                    await asyncio.gather(producer, *workers, return_exceptions=True)
+                    await asyncio.gather(all_work, producer, *workers, return_exceptions=True)
                 else:
                     all_work.result()  # a bug in a worker surfaces here, not silently
                 finished.put_nowait(None)
                 await writer
             except BaseException:
-                for t in (producer, *workers, writer):
+                for t in (producer, *workers, writer, all_work):
                     t.cancel()
-                await asyncio.gather(producer, *workers, writer, return_exceptions=True)
+                await asyncio.gather(all_work, producer, *workers, writer, return_exceptions=True)
                 raise
             finally:
                 stopper.cancel()

@@ -118,7 +118,7 @@ class Store:
     def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
         self.url = url
         self.engine: Engine = _make_engine(url, echo=echo)
-        S.metadata.create_all(self.engine)
+        _create_schema(self.engine)
         with self.engine.begin() as conn:
             have = conn.execute(select(S.meta_info.c.value).where(S.meta_info.c.key == "schema_version")).scalar()
             if have is None:
@@ -570,6 +570,21 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
             cur.execute("PRAGMA foreign_keys=OFF")
             cur.close()
     return engine
+
+
+def _create_schema(engine: Engine, attempts: int = 5) -> None:
+    """Create missing tables. Two processes opening a fresh database at once (a run and a
+    ``breakfix show``) can both see a table missing and both try to create it; the loser retries and
+    then finds it."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    for i in range(attempts):
+        try:
+            S.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if "already exists" not in str(exc) or i == attempts - 1:
+                raise
 
 
 def _like_prefix(ref: str) -> str:
