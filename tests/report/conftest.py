@@ -150,11 +150,11 @@ class Opened:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto(path.resolve().as_uri())
-        self.page.wait_for_function("document.documentElement.dataset.ready")
-        assert self.page.evaluate("document.documentElement.dataset.ready") == "1", self.page.inner_text("#p-info")
+        self.page.wait_for_function("() => document.documentElement.dataset.ready")
+        assert self.page.evaluate("() => document.documentElement.dataset.ready") == "1", self.page.inner_text("#p-info")
 
     def pwned(self) -> Any:
-        return self.page.evaluate("window.__pwned")
+        return self.page.evaluate("() => window.__pwned")
 
     def close(self) -> None:
         self.ctx.close()
