@@ -1,0 +1,1 @@
+"""A small RAG + tool-calling demo application for indirect prompt-injection tests (see README.md)."""
