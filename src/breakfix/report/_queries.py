@@ -8,7 +8,7 @@ Python (it never loads them to count them).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import case, func, select
 
@@ -127,3 +127,40 @@ def targets(store: Store, run_id: str) -> list[dict[str, Any]]:
          .where(a.c.run_id == run_id).group_by(a.c.target).order_by(a.c.target))
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# The columns the report's attempt browser shows; the ``response`` JSON (raw API answer, log-probs)
+# is left in the database: it can be most of a row's bytes and the report never shows it.
+_ROW_COLUMNS = ("seq", "id", "item_id", "attack", "converters", "target", "category", "language", "status",
+                "error", "response_text", "latency_s", "prompt_tokens", "completion_tokens", "retries",
+                "target_calls", "n_turns", "success", "refused", "conversation", "turns", "metadata")
+_SCORE_COLUMNS = ("attempt_id", "scorer", "scorer_version", "label", "value", "rationale")
+
+
+def attempt_rows(store: Store, run_id: str, chunk_size: int = 2000
+                 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Every attempt of the run in write order with its scores, as plain dicts, streamed in chunks
+    by keyset pagination on ``seq`` (constant cost per chunk however deep)."""
+    a, s = S.attempts, S.scores
+    cols = [a.c[c] for c in _ROW_COLUMNS]
+    last = None
+    while True:
+        q = select(*cols).where(a.c.run_id == run_id).order_by(a.c.seq).limit(chunk_size)
+        if last is not None:
+            q = q.where(a.c.seq > last)
+        with store.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+            if not rows:
+                return
+            by_attempt: dict[str, list[dict[str, Any]]] = {}
+            ids = [r["id"] for r in rows]
+            for i in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+                sq = (select(*[s.c[c] for c in _SCORE_COLUMNS]).where(s.c.attempt_id.in_(ids[i:i + 900]))
+                      .order_by(s.c.id))
+                for sc in conn.execute(sq).mappings():
+                    by_attempt.setdefault(sc["attempt_id"], []).append(dict(sc))
+        for r in rows:
+            yield r, by_attempt.get(r["id"], [])
+        last = rows[-1]["seq"]
+        if len(rows) < chunk_size:
+            return

@@ -145,7 +145,7 @@ def write_run_report(store: Store, run_id: str, path: str | Path, *, compress: b
         ValueError: if the store has no run ``run_id``.
     """
     context = gather(store, run_id)
-    rows = store.iter_attempt_rows(run_id)
+    rows = _queries.attempt_rows(store, run_id)
     if progress:
         rows = _with_progress(rows, context["summary"]["attempts"])
     payload = build_payload(rows)

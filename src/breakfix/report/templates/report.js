@@ -176,7 +176,7 @@
     }
     if (det.md) {
       body.appendChild(el("h4", null, "Metadata"));
-      body.appendChild(textBlock(det.md));
+      body.appendChild(textBlock(JSON.stringify(det.md, null, 2)));
     }
   }
 
