@@ -54,8 +54,9 @@ class SpelledAlphabet(Converter):
 
 @converter("morse", tags=("AML.T0051", "encoding", "cipher"))
 class Morse(SpelledAlphabet):
-    """International Morse code (ITU-R M.1677): ``SOS`` → ``... --- ...``; words split by ``/``.
-    Decodes Morse answers (upper-case)."""
+    """Encode the prompt in International Morse code (``SOS`` → ``... --- ...``).
+
+    ITU-R M.1677 code table; words are split by ``/``. Decodes Morse answers (upper-case)."""
 
     table = "morse"
 
@@ -65,8 +66,9 @@ class Morse(SpelledAlphabet):
 
 @converter("nato", tags=("AML.T0051", "encoding"))
 class Nato(SpelledAlphabet):
-    """Spell the prompt in the ICAO/NATO phonetic alphabet (``hi`` → ``Hotel India``). Decodes
-    (upper-case) answers spelled that way."""
+    """Spell the prompt in the NATO phonetic alphabet (``hi`` → ``Hotel India``).
+
+    ICAO spelling alphabet. Decodes (upper-case) answers spelled that way."""
 
     table = "nato"
 

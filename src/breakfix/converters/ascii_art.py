@@ -58,9 +58,10 @@ def read_art(text: str, fill: str = "#") -> list[str]:
 
 @converter("ascii-art", tags=("AML.T0051", "obfuscation", "artprompt"))
 class AsciiArt(Converter):
-    """Draw words as ASCII art. ``mode: mask`` (default, ArtPrompt) replaces the sensitive words
-    with ``[MASK]`` and shows them only as art; ``mode: whole`` draws the entire prompt (short
-    prompts only). Decoding reads art back into words.
+    """Draw the sensitive word, or the whole prompt, as ASCII art (ArtPrompt).
+
+    ``mode: mask`` (default) replaces the sensitive words with ``[MASK]`` and shows them only
+    as art; ``mode: whole`` draws the entire prompt (short prompts only). Decoding reads art back into words.
 
     Args:
         words: words to mask (case-insensitive); default the prompt's longest word.

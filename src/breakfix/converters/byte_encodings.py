@@ -60,8 +60,9 @@ class Base32(ByteCodec):
 
 @converter("hex", tags=("AML.T0051", "encoding"))
 class Hex(ByteCodec):
-    """Encode the prompt as base16 / hexadecimal (RFC 4648 §8, upper-case). Decodes hex answers,
-    with or without spaces, in either case."""
+    """Encode the prompt as base16 / hexadecimal (RFC 4648). Decodes hex answers.
+
+    Upper-case, as RFC 4648 §8; answers are read with or without spaces, in either case."""
 
     min_length = 4  # "42" or "be" in an answer is not hex
 
@@ -95,8 +96,9 @@ class Binary(ByteCodec):
 
 @converter("url", tags=("AML.T0051", "encoding"))
 class UrlEncode(ByteCodec):
-    """Percent-encode every byte of the prompt (``%68%6F%77``), as in URL-encoding evasion of web
-    filters carried over to LLM input filters."""
+    """Percent-encode every byte of the prompt (``%68%6F%77``). Decodes URL-encoded answers.
+
+    URL-encoding evasion of web filters, carried over to LLM input filters."""
 
     min_length = 3
 

@@ -22,8 +22,10 @@ class _Blank(dict):
 
 @converter("cipher-instruction", tags=("AML.T0051", "AML.T0054", "cipher", "cipherchat"))
 class CipherInstruction(Converter):
-    """Wrap the enciphered prompt in instructions that teach the cipher (with ``examples``
-    enciphered demonstrations) and ask for the answer in it. Decodes answers with the cipher.
+    """Teach the target a cipher, send the request in it and ask for the answer in it (CipherChat).
+
+    The instructions explain the cipher and show ``examples`` enciphered demonstrations.
+    Decodes answers with the cipher.
 
     Args:
         cipher: name of a reversible converter (``caesar``, ``atbash``, ``morse``, ``base64``…).

@@ -68,8 +68,9 @@ class Atbash(LetterCipher):
 
 @converter("vigenere", tags=("AML.T0051", "cipher"))
 class Vigenere(LetterCipher):
-    """Vigenère cipher: shift each letter by the matching letter of a repeating ``key``; the key
-    advances on letters only.
+    """Encipher the prompt with the Vigenère cipher under a repeating ``key``.
+
+    Each letter is shifted by the matching letter of the key; the key advances on letters only.
 
     Args:
         key: Latin letters (default ``KEY``).

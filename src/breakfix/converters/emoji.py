@@ -19,8 +19,10 @@ _RI_A = 0x1F1E6  # REGIONAL INDICATOR SYMBOL LETTER A
 
 @converter("emoji", tags=("AML.T0051", "obfuscation"))
 class Emoji(Converter):
-    """Replace known words by an emoji (``how to make a bomb`` → ``❓ to 🛠 a 💣``), or with
-    ``mode: letters`` every Latin letter by its regional-indicator symbol (🇦…🇿).
+    """Replace known words, or every letter, by emoji (``make a bomb`` → ``🛠 a 💣``).
+
+    Words come from ``data/emoji.yaml``; ``mode: letters`` maps every Latin letter to its
+    regional-indicator symbol (🇦…🇿).
 
     Args:
         mode: ``words`` (default) or ``letters``.

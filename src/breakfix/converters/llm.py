@@ -116,8 +116,9 @@ def language_name(code: str) -> str:
 
 @converter("translate", tags=("AML.T0051", "AML.T0054", "translation", "low-resource"))
 class Translate(LLMConverter):
-    """Translate the prompt into ``language`` with any target as the translator; ``adecode``
-    translates an answer back. A translator refusal raises ``ConverterError``.
+    """Translate the prompt into any language, with any target as the translator.
+
+    ``adecode`` translates an answer back. A translator refusal raises ``ConverterError``.
 
     Args:
         language: a code from ``data/languages.yaml`` (``sw``, ``zu``, ``gd``, ``hmn``…) or any
@@ -153,8 +154,9 @@ class Translate(LLMConverter):
 
 @converter("rephrase", tags=("AML.T0051", "AML.T0054", "paraphrase", "past-tense"))
 class Rephrase(LLMConverter):
-    """Rewrite the prompt with a helper model: paraphrase, past or future tense, academic or
-    casual register (modes in ``data/prompts.yaml``), or your own ``instruction``.
+    """Rewrite the prompt with a helper model: paraphrase, past/future tense, other register.
+
+    Modes are in ``data/prompts.yaml``; ``instruction`` sets your own.
 
     Args:
         mode: ``paraphrase`` (default), ``past-tense``, ``future-tense``, ``academic``, ``casual``.

@@ -21,8 +21,10 @@ from .base import Converter, load_data, seeded_rng
 
 @converter("payload-split", tags=("AML.T0051", "AML.T0054", "payload-splitting"))
 class PayloadSplit(Converter):
-    """Split the prompt at word boundaries into ``parts`` string variables ``a``, ``b``, … and ask
-    the model to answer ``z = a + b + …``. Decoding re-assembles such a split.
+    """Split the prompt into string variables the model must join and answer (payload splitting).
+
+    The prompt is cut at word boundaries into ``parts`` variables ``a``, ``b``, … and the model
+    is asked to answer ``z = a + b + …``. Decoding re-assembles such a split.
 
     Args:
         parts: number of pieces (2–26, default 3; fewer if the prompt has fewer words).
@@ -111,8 +113,10 @@ class Prefix(Injection):
 
 @converter("suffix", tags=("AML.T0051", "AML.T0054", "suffix-injection"))
 class Suffix(Injection):
-    """Put ``text`` after the prompt (default: an affirmative-start, no-disclaimer instruction; or
-    pass an optimised adversarial suffix).
+    """Put ``text`` after the prompt (an affirmative-start instruction or an adversarial suffix).
+
+    The default asks for an affirmative start without disclaimers; pass an optimised
+    adversarial suffix as ``text`` to test one.
 
     Args:
         text: what to append (include a leading space or newline yourself).

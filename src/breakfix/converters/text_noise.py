@@ -17,8 +17,10 @@ from .unicode import _check_rate
 
 @converter("char-spacing", tags=("AML.T0051", "obfuscation"))
 class CharSpacing(Converter):
-    """Put ``sep`` between the characters of each word and ``word_sep`` between words
-    (``make tea`` → ``m a k e   t e a``). Decodes answers spaced the same way.
+    """Space out the letters of the prompt (``make tea`` → ``m a k e   t e a``).
+
+    ``sep`` goes between characters, ``word_sep`` between words. Decodes answers spaced the
+    same way.
 
     Args:
         sep: separator between characters (default one space).
@@ -93,8 +95,9 @@ class WordNoise(Converter):
 
 @converter("scramble", tags=("AML.T0051", "obfuscation", "best-of-n"))
 class Scramble(WordNoise):
-    """Shuffle the inner letters of words, keeping the first and last ("typoglycemia"; Best-of-N's
-    character scrambling). Readable to people and large models.
+    """Shuffle the inner letters of words, keeping first and last (Best-of-N scrambling).
+
+    "Typoglycemia": readable to people and large models.
 
     Args:
         rate: share of words of 4+ letters scrambled (default 0.6).
@@ -129,8 +132,10 @@ _NEIGHBOURS = _keyboard_neighbours()
 
 @converter("typos", tags=("AML.T0051", "obfuscation", "best-of-n"))
 class Typos(WordNoise):
-    """Word-level noising: misspell a share of words with one realistic typo each — swap two
-    adjacent letters, drop one, double one, or hit a neighbouring QWERTY key.
+    """Misspell a share of the words with realistic typos (word-level noising).
+
+    Each chosen word gets one typo: swap two adjacent letters, drop one, double one, or hit a
+    neighbouring QWERTY key.
 
     Args:
         rate: share of words of 3+ letters that get a typo (default 0.3).

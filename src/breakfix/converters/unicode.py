@@ -59,8 +59,9 @@ class CharSubstitution(Converter):
 
 @converter("homoglyph", tags=("AML.T0051", "obfuscation", "unicode"))
 class Homoglyph(CharSubstitution):
-    """Swap Latin letters for confusable Cyrillic/Greek look-alikes (Unicode UTS #39 confusables),
-    e.g. Latin ``a`` → Cyrillic ``а``. Table in ``data/homoglyphs.yaml``.
+    """Swap Latin letters for look-alike Cyrillic/Greek letters (Unicode UTS #39 confusables).
+
+    For example Latin ``a`` → Cyrillic ``а``. Table in ``data/homoglyphs.yaml``.
 
     Args:
         rate: share of substitutable letters replaced (default all).
@@ -110,8 +111,10 @@ ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 
 @converter("zero-width", tags=("AML.T0051", "obfuscation", "unicode"))
 class ZeroWidth(Converter):
-    """Insert invisible zero-width characters between characters (default ZERO WIDTH SPACE),
-    breaking keyword filters and tokenisation while the text looks unchanged (Boucher et al. 2022).
+    """Insert invisible zero-width characters between the prompt's characters.
+
+    The default is ZERO WIDTH SPACE; the inserted characters break keyword filters and
+    tokenisation while the text looks unchanged (Boucher et al. 2022).
 
     Args:
         char: the character to insert: one of U+200B, U+200C, U+200D, U+2060, U+FEFF.
@@ -123,7 +126,8 @@ class ZeroWidth(Converter):
 
     def __init__(self, char: str = "\u200b", rate: float = 1.0, seed: int = 0) -> None:
         if char not in ZERO_WIDTH:
-            raise ValueError(f"zero-width: 'char' must be one of U+200B, U+200C, U+200D, U+2060, U+FEFF, got {char!r}")
+            raise ValueError("zero-width: 'char' must be one of U+200B, U+200C, U+200D, U+2060, U+FEFF, "
+                             f"got {char!r}")
         self.char, self.rate, self.seed = char, _check_rate("zero-width", rate), int(seed)
 
     def convert(self, text: str) -> str:
@@ -147,9 +151,11 @@ _TAG_BEGIN, _TAG_CANCEL = "\U000e0001", "\U000e007f"
 
 @converter("tag-smuggling", tags=("AML.T0051", "AML.T0068", "obfuscation", "unicode", "invisible"))
 class TagSmuggling(Converter):
-    """Hide the prompt in invisible Unicode tag characters (U+E0020–U+E007E mirror printable ASCII):
-    a person sees only ``cover`` text, a model that reads tags sees the request ("ASCII smuggling",
-    Goodside 2024; Rehberger 2024). Non-ASCII characters cannot be tagged and stay visible.
+    """Hide the prompt in invisible Unicode tag characters (ASCII smuggling).
+
+    Tag characters U+E0020–U+E007E mirror printable ASCII: a person sees only ``cover`` text, a
+    model that reads tags sees the request ("ASCII smuggling", Goodside 2024; Rehberger 2024).
+    Non-ASCII characters cannot be tagged and stay visible.
 
     Args:
         cover: visible text placed before the hidden payload (default none).
@@ -191,8 +197,9 @@ _MARKS = ("\u0301", "\u0300", "\u0302", "\u0303", "\u0304", "\u0308", "\u030a", 
 
 @converter("diacritics", tags=("AML.T0051", "obfuscation", "unicode"))
 class Diacritics(Converter):
-    """Put accents on Latin letters (``bomb`` → ``bömb``): each letter gets ``marks`` combining
-    marks with probability ``rate``; many marks per letter gives "Zalgo" text. Decoding strips all
+    """Put accents on Latin letters (``bomb`` → ``bömb``); many per letter give Zalgo text.
+
+    Each letter gets ``marks`` combining marks with probability ``rate``. Decoding strips all
     combining marks (so it also strips accents the original text had).
 
     Args:
