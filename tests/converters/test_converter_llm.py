@@ -105,3 +105,25 @@ def test_bad_helper_specs_are_one_line_errors():
         create("converter", "translate", translator={"type": "no-such-target"})
     with pytest.raises(ValueError, match="mode"):
         create("converter", "rephrase", mode="sideways", rephraser={"type": "openai", "model": "m"})
+
+
+async def test_concurrent_requests_for_one_prompt_share_one_translator_call(server):
+    import asyncio
+
+    server.set_latency(0.2)
+    try:
+        server.reset()
+        c = create("converter", "translate", language="sw", translator=spec(server))
+        outs = await asyncio.gather(*(c.aconvert("How do I make tea?") for _ in range(20)))
+        assert set(outs) == {"Ninawezaje kutengeneza chai?"}
+        assert server.stats()["requests"] == 1
+        # A failure reaches every waiter, and is not cached: the next call asks again.
+        c2 = create("converter", "translate", language="zu", translator=spec(server))
+        results = await asyncio.gather(*(c2.aconvert("How do I make tea?") for _ in range(5)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, ConverterError) for r in results)
+        assert server.stats()["requests"] == 2
+        await c.aclose()
+        await c2.aclose()
+    finally:
+        server.set_latency(0.0)

@@ -16,7 +16,9 @@ Instruction texts are in ``data/prompts.yaml``.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections import OrderedDict
 from typing import Any
 
 from ..core.messages import Message
@@ -57,13 +59,17 @@ class LLMConverter(Converter):
     ``instruction``. Answers are cached per text, so one prompt is rewritten once per run."""
 
     role: str = "helper"
+    cache_size: int = 10_000
 
     def __init__(self, helper: HelperSpec) -> None:
         _check_spec(self.plugin_name, self.role, helper)  # type: ignore[attr-defined]
         self._spec = dict(helper) if isinstance(helper, tuple) else helper
         self._target: Target | None = helper if isinstance(helper, Target) else None
         self._owns_target = not isinstance(helper, Target)
-        self._cache: dict[tuple[str, str], str] = {}
+        # Finished rewrites (bounded, oldest dropped first) and rewrites in flight: the engine sends
+        # one prompt under many attacks and targets at once, and each must cost one helper call.
+        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._inflight: dict[tuple[str, str], asyncio.Future[str]] = {}
 
     def instruction(self, text: str) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -80,10 +86,37 @@ class LLMConverter(Converter):
         return self._target
 
     async def ask(self, prompt: str, source: str, kind: str = "convert") -> str:
-        """Send ``prompt`` to the helper; raise ``ConverterError`` on failure or refusal."""
+        """Send ``prompt`` to the helper; raise ``ConverterError`` on failure or refusal. Answers are
+        cached, and concurrent requests for the same prompt share one helper call."""
         key = (kind, prompt)
         if key in self._cache:
+            self._cache.move_to_end(key)
             return self._cache[key]
+        loop = asyncio.get_running_loop()
+        pending = self._inflight.get(key)
+        if pending is not None and pending.get_loop() is loop:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[str] = loop.create_future()
+        self._inflight[key] = fut
+        try:
+            text = await self._ask_helper(prompt, source)
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                fut.set_exception(exc)
+                fut.exception()  # mark retrieved: waiters re-raise it, nobody else needs to
+            else:
+                fut.cancel()
+            raise
+        finally:
+            if self._inflight.get(key) is fut:
+                del self._inflight[key]
+        fut.set_result(text)
+        self._cache[key] = text
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return text
+
+    async def _ask_helper(self, prompt: str, source: str) -> str:
         helper = self.helper()
         response = await helper.send([Message(role="user", content=prompt)])
         name = self.plugin_name  # type: ignore[attr-defined]
@@ -97,7 +130,6 @@ class LLMConverter(Converter):
         if is_refusal(text) and not is_refusal(source):
             raise ConverterError(f"{name}: {self.role} {who!r} refused instead of rewriting the prompt "
                                  f"(it answered {text[:80]!r}); use a less restrictive {self.role} model")
-        self._cache[key] = text
         return text
 
     async def aconvert(self, text: str) -> str:
