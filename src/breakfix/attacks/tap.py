@@ -38,13 +38,32 @@ def keywords(text: str) -> set[str]:
     return {w for w in re.findall(r"[^\W_]{3,}", text.casefold()) if w not in _STOP}
 
 
+# Encodings an attacker may wrap a prompt in: the keyword check reads their decodes too, so an
+# encoded refinement of the objective is not mistaken for drift.
+_DECODERS = ("base64", "rot13", "leetspeak")
+
+
+def _readings(prompt: str) -> list[str]:
+    from ..core.registry import create
+
+    out = [prompt]
+    for name in _DECODERS:
+        try:
+            d = create("converter", name).decode(prompt)
+        except Exception:  # noqa: BLE001 - a decoder meeting arbitrary text must not stop the search
+            d = None
+        if d:
+            out.append(d)
+    return out
+
+
 def keyword_on_topic(objective: str, prompt: str, threshold: float) -> bool:
-    """Share of the objective's content words found in the prompt is at least ``threshold``."""
+    """Share of the objective's content words found in the prompt (or in its base64 / ROT13 /
+    leetspeak decode) is at least ``threshold``."""
     want = keywords(objective)
     if not want:
         return True
-    have = keywords(prompt)
-    return len(want & have) / len(want) >= threshold
+    return any(len(want & keywords(r)) / len(want) >= threshold for r in _readings(prompt))
 
 
 @dataclass
