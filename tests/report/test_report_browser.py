@@ -127,3 +127,32 @@ def test_links_in_tables_open_the_attempt(store: Store, tmp_path: Path, open_rep
     assert page.input_value("#f-label") == ""  # filters cleared so the attempt is visible
     d.locator("pre.errtext").wait_for()
     assert "HTTP 500" in d.locator("pre.errtext").inner_text()
+
+
+def test_tree_attack_draws_branches_and_pruning_notes(store: Store, tmp_path: Path, open_report: Any) -> None:
+    from breakfix.core.attempts import Attempt, Turn
+    from breakfix.core.messages import Response
+    from breakfix.core.scores import Score
+
+    run_id = store.create_run("tap-run", {})
+    # Two roots (0, 1); 0 branches into 2 (pruned off-topic) and 3; 3 refines into 4 (success).
+    turns = [Turn(index=0, prompt="root a", response="ra", score=Score(scorer="j", label="neutral", value=0.3)),
+             Turn(index=1, prompt="root b", response="rb", backtracked=True, metadata={"pruned": "low_score", "depth": 0}),
+             Turn(index=2, prompt="off topic", response="", parent=0, backtracked=True,
+                  metadata={"pruned": "off_topic", "depth": 1}),
+             Turn(index=3, prompt="refined a", response="closer", parent=0,
+                  score=Score(scorer="j", label="neutral", value=0.6)),
+             Turn(index=4, prompt="refined again", response="done", parent=3,
+                  score=Score(scorer="j", label="success", value=1.0))]
+    store.write_attempt(Attempt(id="tap-0", run_id=run_id, item_id="i", attack="tap", target="t", turns=turns,
+                                response=Response(text="done"), target_calls=9,
+                                scores=[Score(scorer="j", label="success")]))
+    o = open_report(write_run_report(store, run_id, tmp_path / "r.html"))
+    page = o.page
+    _expand(page, "tap-0")
+    parent_of = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll("li.turn")].map(li =>
+        [li.dataset.turn, li.parentElement.closest('li.turn') ? li.parentElement.closest('li.turn').dataset.turn : null]))""")
+    assert parent_of == {"0": None, "1": None, "2": "0", "3": "0", "4": "3"}
+    assert sorted(page.eval_on_selector_all("li.turn.backtracked", "els => els.map(e => e.dataset.turn)")) == ["1", "2"]
+    assert "pruned: off_topic" in page.locator("li.turn[data-turn='2'] > .turnhead").inner_text()
+    assert o.errors == []

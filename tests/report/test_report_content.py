@@ -180,3 +180,29 @@ def test_empty_run_still_renders(store: Store, tmp_path: Path) -> None:
     out = write_run_report(store, run_id, tmp_path / "r.html")
     html = out.read_text(encoding="utf-8")
     assert 'id="sum-attempts">0<' in html and "No findings" in html
+
+
+def test_family_of_reads_registry_tags_and_template_labels() -> None:
+    from breakfix.core.registry import attack
+    from breakfix.report._queries import _attack_tags, family_of
+
+    @attack("report-test-multi", tags=("AML.T0054", "multi-turn"))
+    class _Multi:  # a multi-turn attack that stopped after one turn is still multi-turn
+        """test double: only its tags matter here."""
+
+    @attack("report-test-app", tags=("application",))
+    class _App:
+        """test double: only its tags matter here."""
+
+    _attack_tags.cache_clear()
+    assert family_of("report-test-multi", "", 1) == ("multi-turn", "report-test-multi")
+    assert family_of("report-test-app", "", 5) == ("application", "report-test-app")
+    # a label like template:NAME resolves to the registered plugin before the colon
+    assert family_of("report-test-app:probe-set", "base64", 1)[0] == "application"
+    # single-turn: converters make the family, else direct / template
+    assert family_of("direct", "base64+rot13", 1) == ("converter", "base64+rot13")
+    assert family_of("direct", "", 1) == ("direct", "direct")
+    assert family_of("template:role-play-fiction", "", 1) == ("template", "template:role-play-fiction")
+    # unknown labels fall back on the turns the attempts actually had
+    assert family_of("someone-elses-attack", "", 3)[0] == "multi-turn"
+    assert family_of("someone-elses-attack", "", 1)[0] == "template"

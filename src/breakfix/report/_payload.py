@@ -112,10 +112,21 @@ def resolve_turn_tree(turns: list[dict[str, Any]]) -> list[int | None]:
     return parents
 
 
+# Turn metadata worth a line under the turn: why it was dropped (TAP pruning, Crescendo backtrack),
+# a failed request, and where it sits in the attack (step, depth, branch, stream, iteration, probe).
+_TURN_NOTES = ("pruned", "reason", "error", "step", "depth", "branch", "stream", "iteration", "probe")
+
+
+def _turn_notes(md: dict[str, Any] | None) -> dict[str, str]:
+    md = md or {}
+    return {k: _cap(str(md[k]), 500) for k in _TURN_NOTES if md.get(k) is not None}
+
+
 def _turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     parents = resolve_turn_tree(turns)
     return [{"i": t.get("index", pos), "p": parents[pos], "b": bool(t.get("backtracked")),
-             "q": _cap(t.get("prompt")), "r": _cap(t.get("response")), "s": _score(t.get("score"))}
+             "q": _cap(t.get("prompt")), "r": _cap(t.get("response")), "s": _score(t.get("score")),
+             "m": _turn_notes(t.get("metadata"))}
             for pos, t in enumerate(turns)]
 
 

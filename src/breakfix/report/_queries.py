@@ -42,35 +42,41 @@ def attack_converter_stats(store: Store, run_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _is_multi_turn(attack: str, max_turns: int) -> bool:
-    return max_turns > 1 or _tagged_multi_turn(attack)
-
-
 @functools.lru_cache(maxsize=256)
-def _tagged_multi_turn(attack: str) -> bool:
-    try:
-        from ..core.registry import get
+def _attack_tags(attack: str) -> frozenset[str] | None:
+    """The registry tags of the attack behind a result label (``crescendo``, ``template:roleplay`` →
+    ``template``), lower-cased; ``None`` for a label no registered attack answers to (a custom label
+    or a plugin not installed here)."""
+    from ..core.registry import get
 
-        info = get("attack", attack)
-    except Exception:  # noqa: BLE001 - an attack unknown to this process (a plugin not installed) has no tags
-        return False
-    return any(t.lower() in _MULTI_TURN_TAGS for t in info.tags)
+    for name in dict.fromkeys((attack, attack.split(":", 1)[0])):
+        try:
+            return frozenset(t.lower() for t in get("attack", name).tags)
+        except Exception:  # noqa: BLE001 - unknown name (or a plugin package failing to import): try the next
+            continue
+    return None
 
 
 def family_of(attack: str, converters: str, max_turns: int) -> tuple[FamilyKind, str]:
     """The attack family of an (attack, converter chain) group, as issue 5 reports them: ``direct``
     (the plain prompt), each ``template`` attack, each ``converter`` chain (over single-turn
-    attacks) and each ``multi-turn`` attack."""
-    if _is_multi_turn(attack, max_turns):
+    attacks), each ``multi-turn`` attack, and ``application`` attacks (indirect injection, prompt
+    extraction). Multi-turn and application attacks are known by their registry tags; an attack
+    unknown to this process counts as multi-turn if one of its attempts had several turns."""
+    tags = _attack_tags(attack)
+    multi = bool(tags & set(_MULTI_TURN_TAGS)) if tags is not None else max_turns > 1
+    if multi:
         return "multi-turn", attack + (f" + {converters}" if converters else "")
+    if tags is not None and "application" in tags:
+        return "application", attack + (f" + {converters}" if converters else "")
     if converters:
         return "converter", converters
-    if attack == "direct":
-        return "direct", "direct"
+    if attack.split(":", 1)[0] == "direct":
+        return "direct", attack
     return "template", attack
 
 
-_KIND_ORDER = {"direct": 0, "template": 1, "converter": 2, "multi-turn": 3}
+_KIND_ORDER = {"direct": 0, "template": 1, "converter": 2, "multi-turn": 3, "application": 4}
 
 
 def family_table(store: Store, run_id: str) -> list[dict[str, Any]]:
@@ -78,7 +84,7 @@ def family_table(store: Store, run_id: str) -> list[dict[str, Any]]:
 
     Returns rows with ``kind``, ``name``, ``n``, ``ok`` (attempts whose request did not fail),
     ``successes``, ``success_rate`` (over ``ok``), ``target_calls`` and ``mean_calls`` (per attempt),
-    sorted direct → templates → converters → multi-turn.
+    sorted direct → templates → converters → multi-turn → application.
     """
     fams: dict[tuple[str, str], dict[str, Any]] = {}
     for r in attack_converter_stats(store, run_id):

@@ -198,6 +198,8 @@
         head.appendChild(el("span", "kv", " " + scoreText(t.s)));
       }
       if (t.b) head.appendChild(el("span", "kv", " · backtracked"));
+      var notes = Object.keys(t.m || {}).map(function (k) { return k + ": " + t.m[k]; });
+      if (notes.length) head.appendChild(el("span", "kv notes", " · " + notes.join(" · ")));
       li.appendChild(head);
       var tb = el("div", "turnbody");
       tb.appendChild(el("div", "role", "attacker → target"));
