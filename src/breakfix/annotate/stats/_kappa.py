@@ -81,7 +81,7 @@ def _pi(counts: np.ndarray) -> np.ndarray:
 def _chance_corrected(pa: float, pe: float, what: str) -> float:
     if pe >= 1.0 - 1e-12:
         raise ReliabilityInputError(f"{what} is undefined: chance agreement is 1 (every rating in one category)")
-    return (pa - pe) / (1.0 - pe)
+    return float((pa - pe) / (1.0 - pe))
 
 
 def percent_agreement(data: Any) -> float:

@@ -1,0 +1,84 @@
+"""Every reliability statistic of one rating matrix, as rows for a table (CLI and report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ._alpha import alpha_bootstrap_ci, krippendorff_alpha
+from ._bootstrap import bootstrap_ci
+from ._checks import LEVELS
+from ._icc import icc_all
+from ._kappa import cohen_kappa, fleiss_kappa, gwet_ac, percent_agreement
+
+
+@dataclass
+class StatRow:
+    """One statistic: its value and CI, or the reason it is undefined (never a bare NaN)."""
+
+    group: str  # "Krippendorff's α", "ICC", "Agreement", "Cohen's κ"
+    name: str
+    value: float | None
+    lo: float | None = None
+    hi: float | None = None
+    detail: str = ""
+    error: str = ""
+
+
+def _safe(group: str, name: str, fn: Callable[[], tuple[float, tuple[float, float] | None, str]]) -> StatRow:
+    try:
+        v, ci, detail = fn()
+        return StatRow(group, name, v, ci[0] if ci else None, ci[1] if ci else None, detail)
+    except ValueError as exc:
+        return StatRow(group, name, None, error=str(exc).splitlines()[0])
+
+
+def summarise(data: np.ndarray, raters: list[str], numeric: bool = True, levels: tuple[str, ...] | None = None,
+              n_boot: int = 1000, seed: int = 0, pair_boot: int = 200,
+              max_pairs: int = 28) -> Iterator[StatRow]:
+    """Yield every statistic of a raters × units matrix (NaN = not rated), one row at a time.
+
+    α at each applicable level with a unit bootstrap CI; the six ICC forms on the units every rater
+    rated (with F, df, p and the analytic CI); Fleiss' κ, Gwet's AC1/AC2 and percent agreement
+    with bootstrap CIs; Cohen's κ (unweighted, linear, quadratic) for each pair of raters (up to
+    ``max_pairs`` pairs, ``pair_boot`` resamples each).
+    """
+    if levels is None:
+        levels = LEVELS if numeric else ("nominal",)
+        if numeric and np.nanmin(data) < 0:
+            levels = tuple(lv for lv in levels if lv != "ratio")
+    for lv in levels:
+        yield _safe("Krippendorff's α", lv, lambda lv=lv: (krippendorff_alpha(data, lv),
+                                                             alpha_bootstrap_ci(data, lv, n_boot, seed), "bootstrap CI"))
+    if numeric:
+        complete = data[:, ~np.isnan(data).any(axis=0)].T  # units × raters, complete rows
+        dropped = data.shape[1] - len(complete)
+        try:
+            for n, r in enumerate(icc_all(complete)):
+                yield StatRow("ICC", f"{r.form}", r.value, r.ci[0], r.ci[1],
+                              f"{r.name.split(':')[0]}; F({r.df1:g},{r.df2:g})={r.F:.2f}, p={r.p:.2g}"
+                              + (f"; {len(complete)} complete units ({dropped} with a missing rating left out)"
+                                 if dropped and n == 0 else ""))
+        except ValueError as exc:
+            yield StatRow("ICC", "ICC (all forms)", None, error=str(exc).splitlines()[0])
+    yield _safe("Agreement", "percent agreement", lambda: (percent_agreement(data),
+                                                           bootstrap_ci(percent_agreement, data, n_boot, seed), "pairs of raters"))
+    yield _safe("Agreement", "Fleiss' κ", lambda: (fleiss_kappa(data), bootstrap_ci(fleiss_kappa, data, n_boot, seed), ""))
+    yield _safe("Agreement", "Gwet's AC1", lambda: (gwet_ac(data), bootstrap_ci(gwet_ac, data, n_boot, seed), ""))
+    if numeric:
+        for w in ("linear", "quadratic"):
+            yield _safe("Agreement", f"Gwet's AC2 ({w})", lambda w=w: (
+                gwet_ac(data, w), bootstrap_ci(lambda x: gwet_ac(x, w), data, n_boot, seed), ""))
+    pairs = list(combinations(range(len(raters)), 2))
+    for i, j in pairs[:max_pairs]:
+        for w in ((None, "linear", "quadratic") if numeric else (None,)):
+            def stat(x: np.ndarray, w: str | None = w, i: int = i, j: int = j) -> float:
+                return cohen_kappa(x[0], x[1], w)
+            two = data[[i, j]]
+            yield _safe("Cohen's κ", f"{raters[i]} vs {raters[j]} ({w or 'unweighted'})", lambda two=two, stat=stat: (
+                stat(two), bootstrap_ci(stat, two, pair_boot, seed), f"{pair_boot} resamples"))
+    if len(pairs) > max_pairs:
+        yield StatRow("Cohen's κ", f"{len(pairs) - max_pairs} more pairs", None, error="not shown (too many raters)")
