@@ -19,19 +19,34 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.messages import Message
 from ..core.registry import converter, create, get
-from ..scorers.refusal import is_refusal
-from ..targets.base import Target
 from .base import Converter, ConverterError, load_data
 
-HelperSpec = dict[str, Any] | Target
+if TYPE_CHECKING:
+    from ..targets.base import Target
+
+# Scorers import converters (to decode answers), so this module imports the refusal detector and
+# the Target class lazily: importing breakfix.scorers first must not hit a half-initialised module.
+HelperSpec = Any  # a target spec dict ({type: ..., ...}) or a Target
+
+
+def _is_target(obj: Any) -> bool:
+    from ..targets.base import Target
+
+    return isinstance(obj, Target)
+
+
+def _is_refusal(text: str) -> bool:
+    from ..scorers.refusal import is_refusal
+
+    return is_refusal(text)
 
 
 def _check_spec(owner: str, field: str, spec: Any) -> None:
-    if isinstance(spec, Target):
+    if _is_target(spec):
         return
     # A spec may come back from the scorers' decode cache as a tuple of pairs.
     if isinstance(spec, tuple):
@@ -64,8 +79,8 @@ class LLMConverter(Converter):
     def __init__(self, helper: HelperSpec) -> None:
         _check_spec(self.plugin_name, self.role, helper)  # type: ignore[attr-defined]
         self._spec = dict(helper) if isinstance(helper, tuple) else helper
-        self._target: Target | None = helper if isinstance(helper, Target) else None
-        self._owns_target = not isinstance(helper, Target)
+        self._target: Target | None = helper if _is_target(helper) else None
+        self._owns_target = not _is_target(helper)
         # Finished rewrites (bounded, oldest dropped first) and rewrites in flight: the engine sends
         # one prompt under many attacks and targets at once, and each must cost one helper call.
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -78,7 +93,7 @@ class LLMConverter(Converter):
         raise ConverterError(f"{self.plugin_name} calls a model: use 'await aconvert(text)' "  # type: ignore[attr-defined]
                              "(the run engine does)")
 
-    def helper(self) -> Target:
+    def helper(self) -> "Target":
         """The helper target, built from its spec on first use."""
         if self._target is None:
             spec = dict(self._spec)  # type: ignore[arg-type]
@@ -127,7 +142,7 @@ class LLMConverter(Converter):
         if not text:
             raise ConverterError(f"{name}: {self.role} {who!r} returned an empty answer")
         # A refusal is only the helper's if the source text was not itself phrased as one.
-        if is_refusal(text) and not is_refusal(source):
+        if _is_refusal(text) and not _is_refusal(source):
             raise ConverterError(f"{name}: {self.role} {who!r} refused instead of rewriting the prompt "
                                  f"(it answered {text[:80]!r}); use a less restrictive {self.role} model")
         return text
