@@ -61,3 +61,17 @@ async def test_every_decodable_converter_lets_a_scorer_read_the_answer(name):
 
 def test_reversible_converters_are_many():
     assert len(DECODABLE) >= 20
+
+
+async def test_scorer_rebuilds_converters_with_their_stored_parameters():
+    # The engine stores full converter specs; nested parameters come back through the scorers'
+    # decode cache as tuples and must still rebuild the converter.
+    specs = [{"name": "cipher-instruction", "cipher": "caesar", "cipher_params": {"shift": 5}},
+             {"name": "translate", "language": "sw", "translator": {"type": "scripted", "replies": ["x"]}}]
+    answer = create("converter", "caesar", shift=5).convert(f"Here: {MARKER}")
+    attempt = Attempt(id="a", run_id="r", item_id="i", attack="direct", target="t",
+                      converters=["cipher-instruction", "translate"], metadata={"converter_specs": specs},
+                      conversation=[Message(role="user", content="q")], response=Response(text=answer))
+    assert MARKER not in answer
+    score = await create("scorer", "substring", substrings=[MARKER]).score(attempt)
+    assert score.label == "success"
