@@ -264,3 +264,10 @@ def test_every_pure_converter_chains_and_handles_unicode(name):
     text = "Wie spät ist es? 今何時ですか"
     out = create("converter", name).convert(create("converter", "reverse-words").convert(text))
     assert isinstance(out, str) and out
+
+
+def test_leetspeak_classic_spelling_and_lossy_decode():
+    # "leet" is written 1337; the zoo trains against exactly these outputs, so they must not drift.
+    c = conv("leetspeak")
+    assert c.convert("leet speak") == "1337 5p33k"
+    assert c.decode("7h3 8357") == "the best"
