@@ -17,30 +17,47 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class PooledClient:
-    """An ``httpx.AsyncClient`` whose pool holds ``size`` connections, recreated if the event loop
-    changes (a client's connections belong to the loop that opened them)."""
+    """``httpx.AsyncClient`` connection pools holding ``size`` connections in all, recreated if the
+    event loop changes (a client's connections belong to the loop that opened them).
+
+    The connections are split over shards of at most ``SHARD`` connections, handed out round-robin:
+    httpcore scans every connection of its pool (with a socket-readability syscall each) whenever a
+    request starts or ends, so one pool of 64 costs ~64 scans per request while eight pools of 8
+    cost ~8 — at concurrency 64 that is most of the client's CPU time (see
+    ``benchmarks/target_overhead.py``).
+    """
+
+    SHARD = 8
 
     def __init__(self, size: int, timeout_s: float | None) -> None:
         self.size = size
         # The limits layer enforces the real per-try timeout; httpx's is a backstop just behind it.
         self.timeout = httpx.Timeout(None if timeout_s is None else timeout_s + 5.0)
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._next = 0
+
+    def _make(self) -> list[httpx.AsyncClient]:
+        n = max(1, -(-self.size // self.SHARD))
+        per = -(-self.size // n)
+        return [httpx.AsyncClient(timeout=self.timeout,
+                                  limits=httpx.Limits(max_connections=per, max_keepalive_connections=per))
+                for _ in range(n)]
 
     def get(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop or self._client.is_closed:
+        if not self._clients or self._loop is not loop or self._clients[0].is_closed:
             self._loop = loop
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=self.size, max_keepalive_connections=self.size),
-            )
-        return self._client
+            self._clients = self._make()
+        self._next = (self._next + 1) % len(self._clients)
+        return self._clients[self._next]
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and not client.is_closed and self._loop is asyncio.get_running_loop():
-            await client.aclose()
+        clients, self._clients = self._clients, []
+        if self._loop is asyncio.get_running_loop():
+            for c in clients:
+                if not c.is_closed:
+                    await c.aclose()
 
 
 def error_detail(resp: httpx.Response, limit: int = 300) -> str:
