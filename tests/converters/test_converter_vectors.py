@@ -269,5 +269,5 @@ def test_every_pure_converter_chains_and_handles_unicode(name):
 def test_leetspeak_classic_spelling_and_lossy_decode():
     # "leet" is written 1337; the zoo trains against exactly these outputs, so they must not drift.
     c = conv("leetspeak")
-    assert c.convert("leet speak") == "1337 5p33k"
+    assert c.convert("leet speak") == "1337 5p34k"
     assert c.decode("7h3 8357") == "the best"
