@@ -300,13 +300,17 @@ def _profile_matrix(e: np.ndarray, rater: np.ndarray, cell: np.ndarray, n_r: int
     return np.divide(s, n, out=np.zeros(n_r * n_c), where=n > 0).reshape(n_r, n_c)
 
 
-def cluster_raters(df: pd.DataFrame, max_clusters: int = 4, n_perm: int = 200, seed: int = 0) -> dict[str, Any]:
+def cluster_raters(df: pd.DataFrame, max_clusters: int = 4, n_perm: int = 200, seed: int = 0,
+                   systematic: dict[str, Any] | None = None) -> dict[str, Any]:
     """Group raters into orientations by their profiles (hierarchical clustering, average link).
 
     A profile is a rater's mean deviation from the unit mean in each category (or factor ×
     category). The number of clusters maximises the mean silhouette; whether that structure is
     real is tested by permutation (raters shuffled within units, which destroys profiles but
-    keeps the amount of disagreement). Without significant structure all raters form one group.
+    keeps the amount of disagreement). Orientations are reported only when that test and the
+    test of systematic disagreement (:func:`systematic_disagreement`, passed in or computed) are
+    both significant — a gate that keeps the false-positive rate at the nominal level; otherwise
+    all raters form one group and the best split is returned as ``candidate_clusters``.
 
     Returns:
         raters, labels (cluster per rater, 1-based), n_clusters, silhouette, p, linkage,
@@ -328,7 +332,9 @@ def cluster_raters(df: pd.DataFrame, max_clusters: int = 4, n_perm: int = 200, s
         null = _profile_matrix(d.e, d.rater[pr], d.cell, d.n_r, d.n_c)
         ge += _best_clustering(null, max_clusters)[3] >= sil - 1e-12
     p = (1 + ge) / (1 + n_perm)
-    significant = p < ALPHA_SIG
+    if systematic is None:
+        systematic = systematic_disagreement(df, n_perm=n_perm, seed=seed)
+    significant = p < ALPHA_SIG and bool(systematic["systematic"])
     return {"raters": d.raters, "labels": [int(x) for x in labels] if significant else [1] * d.n_r,
             "n_clusters": k if significant else 1, "candidate_clusters": [int(x) for x in labels],
             "silhouette": sil, "p": p, "linkage": z, "profiles": frame, "significant": significant, "note": ""}
@@ -448,13 +454,14 @@ def analyse(df: pd.DataFrame, level: str = "interval", n_boot: int = 500, n_perm
             seed: int = 0, top: int = 15) -> DisagreementAnalysis:
     """Run every disagreement analysis on a numeric long ratings table."""
     overall = reliability_by(df.assign(_all="all"), "_all", level, n_boot, seed).drop(columns="_all")
+    systematic = systematic_disagreement(df, n_perm, seed)
     return DisagreementAnalysis(
         level=level, overall=overall,
         by_category=reliability_by(df, ["factor", "category"] if df["factor"].nunique() > 1 else "category",
                                    level, n_boot, seed),
         by_factor=reliability_by(df, "factor", level, n_boot, seed),
-        bias=rater_bias(df), systematic=systematic_disagreement(df, n_perm, seed),
-        clusters=cluster_raters(df, n_perm=min(n_perm, 200), seed=seed),
+        bias=rater_bias(df), systematic=systematic,
+        clusters=cluster_raters(df, n_perm=min(n_perm, 200), seed=seed, systematic=systematic),
         halo=halo_check(df, n_boot=min(n_boot, 300), seed=seed), divergent=top_divergent(df, top))
 
 
