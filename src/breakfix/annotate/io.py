@@ -65,8 +65,10 @@ class Ratings:
 
 
 def _rename(df: pd.DataFrame) -> pd.DataFrame:
-    lower = {c: str(c).strip().lower() for c in df.columns}
-    df = df.rename(columns=lower)
+    """Canonical names for the structural columns; other columns (rater ids in a wide file,
+    factor names) keep their spelling."""
+    known = {n for names in SYNONYMS.values() for n in names} | set(UNIT_TEXT) | set(IGNORED)
+    df = df.rename(columns={c: str(c).strip().lower() for c in df.columns if str(c).strip().lower() in known})
     for canon, names in SYNONYMS.items():
         if canon in df.columns:
             continue

@@ -71,7 +71,7 @@ def soft_labels(df: pd.DataFrame, scale: Sequence[Any] | None = None, factor: st
     for unit, sub in df.groupby("unit", sort=False):
         vals = sub["value"].tolist()
         counts = [int(sum(1 for v in vals if v == p)) for p in points]
-        off = [v for v in vals if v not in points]
+        off = sorted({v for v in vals if v not in points}, key=str)
         if off:
             raise LabelsError(f"unit {unit!r}: value(s) {off} are not on the scale {list(points)}")
         n = len(vals)
