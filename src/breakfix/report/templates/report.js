@@ -143,6 +143,7 @@
     body.appendChild(el("div", "kv", "attempt " + det.id + " · item " + det.item + " · tokens " +
       (det.pt === null ? "–" : det.pt) + " in / " + (det.ct === null ? "–" : det.ct) + " out · retries " + det.retries));
     body.appendChild(el("h4", null, "Conversation sent"));
+    if (!det.msgs.length) body.appendChild(el("div", "kv", "(not recorded)"));
     det.msgs.forEach(function (m) {
       var box = el("div", "msg role-" + (["user", "assistant", "system"].indexOf(m[0]) >= 0 ? m[0] : "other"));
       box.appendChild(el("div", "role", m[0]));
