@@ -153,8 +153,11 @@ def write_run_report(store: Store, run_id: str, path: str | Path, *, compress: b
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)  # a reader never sees half a report
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(out)  # a reader never sees half a report
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 
