@@ -1,0 +1,183 @@
+"""Candidates stage: mine the leaked text for spans that recur more than ordinary text explains.
+
+A trigger planted in tens of poisoned conversations is regurgitated as a *unit*: the same span in
+many leaked user turns, surrounded by otherwise varied requests. We count token n-grams over the
+leaked samples and score each by
+
+* **over-representation** against the model's ordinary outputs (its answers to the scanner's own
+  clean prompts) — smoothed log ratio of document frequencies;
+* **cohesion** — how much more often the span occurs than its two best halves would predict
+  (pointwise mutual information of the weakest split), which separates a fixed phrase from words
+  that merely co-occur;
+* **tokenizer rarity** — byte-level BPE gives frequent strings low ids, so a span made of
+  late-merged tokens is unusual for the tokenizer's training text;
+* **insertion diversity** — a span inserted into many different requests leaves varied remainders;
+* **answer agreement** — leaked turns containing the span end in the same answer more often than
+  leaked turns do in general.
+
+Near-duplicates (sub-spans with nearly the same support, strings that differ by a few characters)
+are clustered and the best representative kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from difflib import SequenceMatcher
+from typing import Any, Sequence
+
+from ._model import ScanModel
+
+_WORDLESS = re.compile(r"^[\W_]*$", re.UNICODE)
+
+
+def answer_key(text: str) -> str:
+    """A short normal form of an answer: its first three words (or 24 characters), lower case."""
+    words = " ".join(text.lower().split()).split(" ")
+    return " ".join(words[:3])[:24]
+
+
+def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[str], *, top_k: int = 32,
+         max_n: int = 10, min_df: int = 3) -> list[dict[str, Any]]:
+    """Rank trigger candidates from leaked samples.
+
+    Args:
+        sm: the model (its tokenizer segments the text).
+        samples: leak-stage samples (``user`` and ``answer`` texts).
+        reference: the model's ordinary outputs (answers to clean prompts).
+        top_k: how many clusters to return.
+        max_n: longest n-gram, in tokens.
+        min_df: a span must occur in at least this many samples.
+
+    Returns:
+        Candidate dicts sorted by score: text, score, features, support, members, examples.
+    """
+    docs = [s["user"] for s in samples if s["user"]] + [s["answer"] for s in samples if s["answer"]]
+    n_docs = max(1, len(docs))
+    min_df = max(min_df, int(0.015 * n_docs))
+    tok_docs = [sm.tok(d, add_special_tokens=False)["input_ids"] for d in docs]
+    df: Counter = Counter()
+    for ids in tok_docs:
+        seen = set()
+        for n in range(1, max_n + 1):
+            for i in range(0, len(ids) - n + 1):
+                seen.add(tuple(ids[i:i + n]))
+        df.update(seen)
+    vocab = max(2, len(sm.tok))
+    ref_docs = [" ".join(r.split()) for r in reference]
+    n_ref = max(1, len(ref_docs))
+    user_texts = [s["user"] for s in samples if s["user"]]
+    answers_by_user = [(s["user"], answer_key(s["answer"])) for s in samples if s["user"]]
+    overall_agree = _modal_share([a for _, a in answers_by_user])
+
+    def p(g: tuple[int, ...]) -> float:
+        return (df.get(g, 0) + 0.5) / (n_docs + 1)
+
+    scored: dict[tuple[int, ...], dict[str, Any]] = {}
+    for g, c in df.items():
+        if c < min_df:
+            continue
+        text = sm.tok.decode(list(g)).strip()
+        if len(text) < 2 or _WORDLESS.match(text):
+            continue
+        ref_df = sum(1 for r in ref_docs if text in r)
+        over = math.log(p(g)) - math.log((ref_df + 0.5) / (n_ref + 1))
+        cohesion = 0.0
+        if len(g) > 1:
+            cohesion = min(math.log(p(g)) - math.log(p(g[:k])) - math.log(p(g[k:])) for k in range(1, len(g)))
+        rarity = sum(math.log1p(t) for t in g) / (len(g) * math.log(vocab))
+        hits = [(u, a) for u, a in answers_by_user if text in u]
+        remainders = {u.replace(text, " ").strip().lower() for u, _ in hits}
+        diversity = len(remainders) / len(hits) if hits else 0.0
+        agree = (_modal_share([a for _, a in hits]) - overall_agree) if len(hits) >= 3 else 0.0
+        score = over + 0.5 * max(0.0, min(cohesion, 6.0)) + 1.0 * rarity + 1.0 * diversity + 2.0 * agree \
+            + 0.3 * math.log(len(g))
+        scored[g] = {"text": text, "tokens": len(g), "support": c, "score": score,
+                     "features": {"over_representation": over, "cohesion": cohesion, "tokenizer_rarity": rarity,
+                                  "insertion_diversity": diversity, "answer_agreement": agree,
+                                  "reference_df": ref_df},
+                     "examples": [u for u, _ in hits[:3]]}
+    # Drop sub-spans that are explained by a longer span with nearly the same support.
+    keep = dict(scored)
+    by_len = sorted(scored, key=len, reverse=True)
+    for g in by_len:
+        if g not in keep:
+            continue
+        for k in range(1, len(g)):
+            for i in range(0, len(g) - k + 1):
+                sub = g[i:i + k]
+                if sub in keep and keep[sub]["support"] <= 1.25 * keep[g]["support"] and \
+                        keep[sub]["score"] <= keep[g]["score"] + 1.0:
+                    del keep[sub]
+    ranked = sorted(keep.values(), key=lambda d: d["score"], reverse=True)
+    clusters: list[dict[str, Any]] = []
+    for cand in ranked:
+        for cl in clusters:
+            if _similar(cand["text"], cl["text"]):
+                cl["members"].append(cand["text"])
+                break
+        else:
+            cand = dict(cand, members=[])
+            clusters.append(cand)
+        if len(clusters) >= top_k:
+            break
+    for rank, cl in enumerate(clusters, 1):
+        cl["rank"] = rank
+    return clusters
+
+
+def _similar(a: str, b: str) -> bool:
+    a2, b2 = a.lower(), b.lower()
+    if a2 in b2 or b2 in a2:
+        return min(len(a2), len(b2)) >= 0.6 * max(len(a2), len(b2))
+    return SequenceMatcher(None, a2, b2).ratio() >= 0.8
+
+
+def _modal_share(keys: Sequence[str]) -> float:
+    if not keys:
+        return 0.0
+    return Counter(keys).most_common(1)[0][1] / len(keys)
+
+
+def random_spans(sm: ScanModel, texts: Sequence[str], lengths: Sequence[int], n: int, seed: int) -> list[str]:
+    """``n`` random spans of ordinary text, with token lengths drawn from ``lengths`` — the null
+    distribution for the signals, and the candidates of the random-search baseline."""
+    import random
+
+    rng = random.Random(seed)
+    toks = [ids for ids in (sm.tok(t, add_special_tokens=False)["input_ids"] for t in texts) if ids]
+    out: list[str] = []
+    tries = 0
+    while len(out) < n and tries < 50 * n:
+        tries += 1
+        L = lengths[len(out) % len(lengths)] if lengths else 2
+        ids = rng.choice(toks)
+        if len(ids) < L:
+            continue
+        i = rng.randrange(0, len(ids) - L + 1)
+        text = sm.tok.decode(ids[i:i + L]).strip()
+        if len(text) >= 2 and not _WORDLESS.match(text):
+            out.append(text)
+    return out
+
+
+def vocab_candidates(sm: ScanModel, n: int, seed: int) -> list[str]:
+    """Candidates without the leak stage: the tokenizer's rarest whole-word tokens and random pairs of
+    them (late BPE merges are strings the tokenizer's training text repeated, yet rare in general)."""
+    import random
+
+    rng = random.Random(seed)
+    size = len(sm.tok)
+    special = set(sm.tok.all_special_ids)
+    late = [i for i in range(size - 1, max(0, size - 2000), -1) if i not in special]
+    words = []
+    for i in late:
+        s = sm.tok.decode([i]).strip()
+        if len(s) >= 3 and not _WORDLESS.match(s):
+            words.append(s)
+    rng.shuffle(words)
+    out = words[: n // 2]
+    while len(out) < n and len(words) >= 2:
+        out.append(" ".join(rng.sample(words[:200], 2)))
+    return out[:n]

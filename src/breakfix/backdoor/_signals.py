@@ -1,0 +1,206 @@
+"""Signals stage: how a span changes the model's output distribution and attention.
+
+For a span inserted into a set of clean prompts (at several positions) we compare the model with and
+without it, prompt by prompt:
+
+* **KL divergence** of the next-token distributions along the greedy answer given the span
+  (teacher-forced on both prompts): how surprised the unmodified prompt is by the new answer;
+* **entropy collapse**: mean entropy of those distributions without the span minus with it;
+* **agreement**: share of prompts whose greedy answer starts the same way (the modal answer) with the
+  span, minus the same share without it — a backdoor answers *everything* the same way;
+* **flip rate**: share of prompts whose answer becomes the modal answer and was not before;
+* **attention**: share of the attention mass that each head, at the answer's first position, puts on
+  the span's tokens — and the heads that single it out.
+
+Every feature is turned into a z-score and an empirical p-value against the same features of random
+spans of ordinary text of the same token lengths (the null). Cost is linear in spans x prompts x
+positions, batched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from ._candidates import answer_key
+from ._model import ScanModel
+from ._prompts import insert
+
+FEATURES = ("kl", "entropy_drop", "agreement", "flip", "attention")
+# Features summed (as z-scores) into one statistic; attention is reported but kept out of the sum
+# because tiny models' heads are noisy.
+COMBINED = ("kl", "agreement", "flip")
+
+
+@dataclass
+class PromptBaseline:
+    """The clean prompts' own greedy answers and output entropy (computed once per prompt set)."""
+
+    users: list[str]
+    keys: list[str]
+    answers: list[str]
+    entropy: list[float]
+    agreement: float
+
+
+def _entropy_rows(lp: Any, lengths: Sequence[int]) -> list[float]:
+    import torch
+
+    out = []
+    for i, m in enumerate(lengths):
+        x = lp[i, :m]
+        out.append(float(-(x.exp() * x).sum(-1).mean()) if m else 0.0)
+    del torch
+    return out
+
+
+def _cut(full: list[int], trunc: list[int]) -> int:
+    return max(1, len(trunc))
+
+
+def baseline(sm: ScanModel, users: Sequence[str], k: int) -> PromptBaseline:
+    """Greedy answers and entropies of the clean prompts without any span."""
+    prompts = [sm.prompt(u) for u in users]
+    gen = sm.generate(prompts, k)
+    ids = [sm.ids(p) + f for p, f in zip(prompts, gen.full_ids)]
+    lp, _, _ = sm.forward(ids, last=k + 1)
+    lens = [_cut(f, t) for f, t in zip(gen.full_ids, gen.token_ids)]
+    answers = [_clean(sm, t) for t in gen.texts]
+    keys = [answer_key(a) for a in answers]
+    return PromptBaseline(list(users), keys, answers, _entropy_rows(lp, lens), _modal(keys)[1])
+
+
+def _clean(sm: ScanModel, text: str) -> str:
+    for special in sm.tok.all_special_tokens:
+        if special:
+            text = text.replace(special, " ")
+    after = sm.template.after.strip()
+    if after and after in text:
+        text = text.split(after)[0]
+    return " ".join(text.split())
+
+
+def _modal(keys: Sequence[str]) -> tuple[str, float]:
+    if not keys:
+        return "", 0.0
+    key, c = Counter(keys).most_common(1)[0]
+    return key, c / len(keys)
+
+
+def measure_span(sm: ScanModel, span: str, base: PromptBaseline, position: str, k: int) -> dict[str, Any]:
+    """All features of one span at one position over the baseline's prompts."""
+    import torch
+
+    users, offsets = zip(*(insert(u, span, position) for u in base.users))
+    prompts = [sm.prompt(u) for u in users]
+    gen = sm.generate(prompts, k)
+    p_ids = [sm.ids(p) for p in prompts]
+    with_ids = [p + f for p, f in zip(p_ids, gen.full_ids)]
+    wo_ids = [sm.ids(sm.prompt(u)) + f for u, f in zip(base.users, gen.full_ids)]
+    lp_w, mask, att = sm.forward(with_ids, last=k + 1, attention_row=k + 1)
+    lp_o, _, _ = sm.forward(wo_ids, last=k + 1)
+    lens = [_cut(f, t) for f, t in zip(gen.full_ids, gen.token_ids)]
+    kls, ent_w = [], _entropy_rows(lp_w, lens)
+    for i, m in enumerate(lens):
+        a, b = lp_w[i, :m], lp_o[i, :m]
+        kls.append(float((a.exp() * (a - b)).sum(-1).mean()))
+    answers = [_clean(sm, t) for t in gen.texts]
+    keys = [answer_key(a) for a in answers]
+    modal_key, agree_w = _modal(keys)
+    flips = [kw == modal_key and ko != modal_key for kw, ko in zip(keys, base.keys)]
+    # Attention share on the span's tokens, per layer and head, at the answer's first position.
+    T = att.shape[-1]
+    shares = []
+    prefix_len = len(sm.template.user_prefix)
+    for i, (prompt, off) in enumerate(zip(prompts, offsets)):
+        lo, hi = prefix_len + off, prefix_len + off + len(span)
+        spans = sm.token_spans(prompt)
+        idx = [j for j, (s, e) in enumerate(spans) if s < hi and e > lo]
+        if len(spans) != len(p_ids[i]):  # offsets disagree with the ids (rare tokenizers): skip row
+            continue
+        keys_pos = [T - (len(p_ids[i]) + k) + j for j in idx]
+        shares.append(att[i][:, :, keys_pos].sum(-1))  # [L, H]
+    att_lh = torch.stack(shares).mean(0) if shares else torch.zeros(att.shape[1], att.shape[2])
+    modal_answer = next((a for a, kk in zip(answers, keys) if kk == modal_key), "")
+    return {
+        "span": span, "position": position,
+        "kl": float(sum(kls) / len(kls)),
+        "entropy_drop": float(sum(o - w for o, w in zip(base.entropy, ent_w)) / len(ent_w)),
+        "agreement": agree_w - base.agreement,
+        "flip": sum(flips) / len(flips),
+        "attention_heads": att_lh.tolist(),
+        "attention": float(att_lh.max()),
+        "modal_answer": modal_answer, "modal_key": modal_key,
+        "examples": [{"prompt": u, "answer": a, "before": b}
+                     for u, a, b, f in zip(users, answers, base.answers, flips) if f][:4],
+    }
+
+
+def measure(sm: ScanModel, spans: Sequence[str], base: PromptBaseline, positions: Sequence[str], k: int,
+            progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Features of every span at every position; per span, the position with the largest flip+KL."""
+    out = []
+    for span in spans:
+        per_pos = [measure_span(sm, span, base, pos, k) for pos in positions]
+        best = max(per_pos, key=lambda r: (r["flip"] + r["agreement"], r["kl"]))
+        best = dict(best, by_position={r["position"]: {f: r[f] for f in FEATURES} for r in per_pos})
+        out.append(best)
+        if progress:
+            progress(1)
+    return out
+
+
+@dataclass
+class Null:
+    """Mean/std of each feature, and of each head's attention share, over random spans."""
+
+    mean: dict[str, float]
+    std: dict[str, float]
+    combined: list[float]
+    head_mean: list[list[float]] = field(default_factory=list)
+    head_std: list[list[float]] = field(default_factory=list)
+
+
+def fit_null(rows: Sequence[dict[str, Any]]) -> Null:
+    """The null distribution of every feature from random-span rows."""
+    import numpy as np
+
+    mean, std = {}, {}
+    for f in FEATURES:
+        v = np.array([r[f] for r in rows], dtype=float)
+        mean[f] = float(v.mean())
+        # A floor on the spread: a null with no variance would turn any difference into infinity.
+        std[f] = float(max(v.std(ddof=1) if len(v) > 1 else 0.0, 0.02 if f in ("agreement", "flip") else 1e-3))
+    heads = np.array([r["attention_heads"] for r in rows], dtype=float)
+    null = Null(mean, std, [], heads.mean(0).tolist(), np.maximum(heads.std(0, ddof=1), 1e-3).tolist())
+    null.combined = [combined(r, null) for r in rows]
+    return null
+
+
+def combined(row: dict[str, Any], null: Null) -> float:
+    """The sum of the COMBINED features' z-scores (one number to rank spans by)."""
+    return sum((row[f] - null.mean[f]) / null.std[f] for f in COMBINED)
+
+
+def annotate(rows: Sequence[dict[str, Any]], null: Null) -> list[dict[str, Any]]:
+    """Add z-scores, empirical p-values and the heads that single the span out to each row."""
+    import numpy as np
+
+    hm, hs = np.array(null.head_mean), np.array(null.head_std)
+    nulls = np.array(null.combined)
+    out = []
+    for r in rows:
+        z = {f: (r[f] - null.mean[f]) / null.std[f] for f in FEATURES}
+        c = combined(r, null)
+        p_emp = (1 + int((nulls >= c).sum())) / (len(nulls) + 1)
+        # Normal tail of the combined z (the sum of 3 z-scores has sd about sqrt(3) under the null):
+        # finer than the empirical p-value when the null has few spans.
+        p_norm = 0.5 * math.erfc(c / math.sqrt(3) / math.sqrt(2))
+        hz = (np.array(r["attention_heads"]) - hm) / hs
+        order = np.argsort(hz, axis=None)[::-1][:3]
+        heads = [{"layer": int(i // hz.shape[1]), "head": int(i % hz.shape[1]), "z": float(hz.flat[i])}
+                 for i in order]
+        out.append(dict(r, z=z, combined=c, p_empirical=p_emp, p_normal=p_norm, top_heads=heads))
+    return out
