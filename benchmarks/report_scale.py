@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -148,6 +149,7 @@ def main() -> None:
     print(f"write_run_report: {dt:.1f} s wall, {dc:.1f} s CPU ({args.n / dc:,.0f} attempts per CPU-second), "
           f"file {size / 1e6:.1f} MB ({size / args.n:,.0f} bytes/attempt)")
     store.close()
+    print(f"peak RSS of this process (store build + report): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if not args.no_browser:
         for k, v in browse(path).items():
             print(f"chromium {k}: {v:.3f}" if isinstance(v, float) else f"chromium {k}: {v}")

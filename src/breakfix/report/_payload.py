@@ -20,7 +20,7 @@ import base64
 import gzip
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 CHUNK = 250  # attempts per detail chunk: one expand decodes at most this many
 PROMPT_PREVIEW = 100  # characters of the sent prompt in the index
@@ -169,22 +169,29 @@ class _Values:
 
 @dataclass
 class Payload:
-    """The attempt index and the detail chunks of one run, ready to embed."""
+    """The attempt index and the detail chunks of one run (dicts, or already-encoded strings)."""
 
     index: dict[str, Any]
-    chunks: list[list[dict[str, Any]]] = field(default_factory=list)
+    chunks: list[Any] = field(default_factory=list)
 
     @property
     def n(self) -> int:
         return len(self.index["id"])
 
 
-def build_payload(rows: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> Payload:
-    """Build the index and detail chunks from ``Store.iter_attempt_rows`` output (seq order)."""
+def build_payload(rows: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]],
+                  encode: Callable[[Any], str] | None = None) -> Payload:
+    """Build the index and detail chunks from attempt rows and their scores (in write order).
+
+    Args:
+        rows: ``(row, scores)`` pairs as :func:`breakfix.report._queries.attempt_rows` yields them.
+        encode: if given (:func:`script_json` or :func:`packed`), each chunk is encoded as soon as
+            it is full, so at 100,000 attempts only one chunk of dicts is alive at a time.
+    """
     tables = {k: _Values() for k in ("attack", "conv", "target", "cat", "lang")}
     cols: dict[str, list[Any]] = {k: [] for k in ("id", "attack", "conv", "target", "cat", "lang", "label",
                                                    "lat", "calls", "turns", "q", "r")}
-    chunks: list[list[dict[str, Any]]] = []
+    chunks: list[Any] = []
     current: list[dict[str, Any]] = []
     for row, scores in rows:
         label = attempt_label(row)
@@ -203,9 +210,9 @@ def build_payload(rows: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -
         cols["r"].append(_preview(shown, RESPONSE_PREVIEW))
         current.append(detail(row, scores))
         if len(current) == CHUNK:
-            chunks.append(current)
+            chunks.append(encode(current) if encode else current)
             current = []
     if current:
-        chunks.append(current)
+        chunks.append(encode(current) if encode else current)
     index = {"labels": list(LABELS), "chunk": CHUNK, "values": {k: t.values for k, t in tables.items()}, **cols}
     return Payload(index=index, chunks=chunks)

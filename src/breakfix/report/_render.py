@@ -14,7 +14,7 @@ import hashlib
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -104,21 +104,22 @@ def gather(store: Store, run_id: str) -> dict[str, Any]:
     }
 
 
-def render(context: dict[str, Any], payload: Payload, *, compress: bool | None = None, csp: bool = True) -> str:
-    """The report's HTML from :func:`gather`'s context and the attempt payload."""
-    if compress is None:
-        compress = payload.n > COMPRESS_ABOVE
+def render_stream(context: dict[str, Any], payload: Payload, *, compress: bool, csp: bool = True) -> Iterator[str]:
+    """The report's HTML, piece by piece, from :func:`gather`'s context and a payload whose chunks
+    were encoded with :func:`packed` (``compress``) or :func:`script_json`."""
     encode: Callable[[Any], str] = packed if compress else script_json
     css, js = _asset("report.css"), _asset("report.js")
     policy = None
     if csp:
         policy = ("default-src 'none'; img-src data:; " f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
                   "base-uri 'none'; form-action 'none'")
-    return _env().get_template("report.html.j2").render(
+    chunks = [c if isinstance(c, str) else encode(c) for c in payload.chunks]
+    return _env().get_template("report.html.j2").generate(
         **context,
         mode="gz" if compress else "json",
-        index_block=Markup(encode(payload.index)),  # escaped/encoded by script_json/packed for <script>
-        chunk_blocks=[Markup(encode(c)) for c in payload.chunks],
+        # Already safe for a <script> body: script_json escapes <, >, &, U+2028/9; packed is base64.
+        index_block=Markup(encode(payload.index)),
+        chunk_blocks=[Markup(c) for c in chunks],
         n_attempts=payload.n,
         css=Markup(css), js=Markup(js), csp=policy,
         generated_at=datetime.now(timezone.utc),
@@ -145,16 +146,20 @@ def write_run_report(store: Store, run_id: str, path: str | Path, *, compress: b
         ValueError: if the store has no run ``run_id``.
     """
     context = gather(store, run_id)
+    n = context["summary"]["attempts"]
+    if compress is None:
+        compress = n > COMPRESS_ABOVE
     rows = _queries.attempt_rows(store, run_id)
     if progress:
-        rows = _with_progress(rows, context["summary"]["attempts"])
-    payload = build_payload(rows)
-    html = render(context, payload, compress=compress, csp=csp)
+        rows = _with_progress(rows, n)
+    payload = build_payload(rows, encode=packed if compress else script_json)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     try:
-        tmp.write_text(html, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for piece in render_stream(context, payload, compress=compress, csp=csp):
+                fh.write(piece)
         tmp.replace(out)  # a reader never sees half a report
     finally:
         tmp.unlink(missing_ok=True)
