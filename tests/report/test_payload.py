@@ -93,3 +93,14 @@ def test_failed_request_previews_its_error() -> None:
     p = build_payload([_row(0, status="error", error="HTTP 429 after 5 retries", response_text="")])
     assert p.index["r"][0] == "HTTP 429 after 5 retries"
     assert p.index["labels"][p.index["label"][0]] == "error"
+
+
+def test_chunks_encoded_on_the_fly_decode_to_the_same_details() -> None:
+    rows = [_row(i, response_text=f"</script> answer {i}") for i in range(CHUNK + 1)]
+    plain = build_payload(iter(rows))
+    packed_p = build_payload(iter(rows), encode=packed)
+    escaped = build_payload(iter(rows), encode=script_json)
+    assert all(isinstance(c, str) for c in packed_p.chunks + escaped.chunks)
+    assert [unpacked(c) for c in packed_p.chunks] == plain.chunks
+    assert [json.loads(c) for c in escaped.chunks] == plain.chunks
+    assert packed_p.index == plain.index
