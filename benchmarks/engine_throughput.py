@@ -1,0 +1,136 @@
+"""Engine throughput against a loopback OpenAI-compatible server with a fixed 20 ms latency.
+
+For each concurrency (1, 16, 64, 256) it runs N attempts through the FULL engine (config → plan →
+`openai` target with its limits layer → substring scorer → SQLite store on a temp file, every
+attempt committed) and, as the ceiling on this machine, the same N requests with a bare httpx
+client at the same concurrency against the same server. The server runs in its own process so
+it does not share a GIL with the client.
+
+Ideal throughput is concurrency / latency (capped by N / latency when N < concurrency); the figure
+that matters is the engine's share of it. The issue's target: >= 80 % of ideal at concurrency 64.
+
+    .venv/bin/python benchmarks/engine_throughput.py            # full table, JSON in benchmarks/results/
+    .venv/bin/python benchmarks/engine_throughput.py --quick    # fewer attempts
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+from breakfix.run import config_from_dict, execute
+from breakfix.store import Store
+from breakfix.testing.loopback import LoopbackServer
+
+LATENCY = 0.02
+
+
+def n_for(concurrency: int, quick: bool) -> int:
+    # Enough attempts for ~2-3 s of ideal run time at each level (ramp-up is then negligible).
+    seconds = 1.0 if quick else 2.5
+    return max(50, int(seconds * concurrency / LATENCY))
+
+
+def ideal_rate(concurrency: int, n: int) -> float:
+    return min(concurrency, n) / LATENCY
+
+
+async def bare_httpx(base_url: str, concurrency: int, n: int) -> tuple[float, float]:
+    """Attempts/s of the simplest possible client (c workers posting chat completions), and its
+    CPU seconds per request."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "harmful request"}]}
+    url = base_url.rstrip("/") + "/chat/completions"
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        todo = iter(range(n))
+
+        async def worker() -> None:
+            for _ in todo:
+                r = await client.post(url, json=body)
+                r.json()
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return n / (time.perf_counter() - t0), (time.process_time() - c0) / n
+
+
+async def engine(base_url: str, concurrency: int, n: int, db: Path) -> tuple[float, float, float]:
+    """Attempts/s through the engine: (whole invocation incl. set-up, execution phase only, CPU
+    seconds per attempt in this process — all threads, i.e. engine + target + scorer + store)."""
+    cfg = config_from_dict({
+        "name": f"bench-c{concurrency}",
+        "store": f"sqlite:///{db}",
+        "items": [{"prompt": f"harmful request {i}"} for i in range(n)],
+        "targets": [{"name": "loop", "type": "openai", "base_url": base_url, "model": "m",
+                     "max_concurrency": concurrency, "max_retries": 0, "timeout_s": 30}],
+        "attacks": [{"name": "direct"}],
+        "converters": [[]],
+        "scorers": [{"name": "substring", "substrings": ["BEGIN HARM"], "refusal_wins": False}],
+        "concurrency": concurrency,
+    })
+    with Store(cfg.store.url) as store:
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = await execute(cfg, store, progress=False, handle_signals=False)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert out.written == n and out.errors == 0, out
+        s = store.summary(out.run_id)
+        span = (s["last_at"] - s["first_at"]).total_seconds() if s["first_at"] else wall
+    # execution phase: first to last stored attempt (plus one latency for the first answer)
+    return n / wall, n / max(span + LATENCY, 1e-9), cpu / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64, 256])
+    ap.add_argument("--quick", action="store_true", help="fewer attempts per level")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "engine_throughput.json")
+    args = ap.parse_args()
+
+    rows = []
+    with LoopbackServer(latency=LATENCY, process=True) as srv, tempfile.TemporaryDirectory() as tmp:
+        for c in args.concurrency:
+            n = n_for(c, args.quick)
+            ideal = ideal_rate(c, n)
+            bare, bare_cpu = asyncio.run(bare_httpx(srv.base_url, c, n))
+            eng_wall, eng_exec, eng_cpu = asyncio.run(engine(srv.base_url, c, n, Path(tmp) / f"c{c}.db"))
+            row = {"concurrency": c, "n": n, "ideal_per_s": ideal, "bare_httpx_per_s": bare,
+                   "bare_cpu_ms_per_request": bare_cpu * 1000, "engine_cpu_ms_per_attempt": eng_cpu * 1000,
+                   "engine_per_s": eng_wall, "engine_exec_per_s": eng_exec,
+                   "bare_ratio": bare / ideal, "engine_ratio": eng_wall / ideal,
+                   "engine_exec_ratio": eng_exec / ideal, "engine_vs_bare": eng_wall / bare}
+            rows.append(row)
+            print(f"c={c:>4} n={n:>6}  ideal {ideal:8.0f}/s  bare httpx {bare:7.0f}/s ({bare / ideal:5.0%})  "
+                  f"engine {eng_wall:7.0f}/s ({eng_wall / ideal:5.0%}; exec phase {eng_exec / ideal:5.0%}; "
+                  f"{eng_wall / bare:5.0%} of bare)  cpu/attempt: httpx {bare_cpu * 1000:.2f} ms, "
+                  f"engine {eng_cpu * 1000:.2f} ms", flush=True)
+
+    print()
+    print(f"{'conc':>5} {'N':>6} {'ideal/s':>8} {'httpx/s':>8} {'ratio':>6} {'engine/s':>9} {'ratio':>6} "
+          f"{'exec':>6} {'vs httpx':>8} {'cpu ms httpx':>12} {'cpu ms engine':>13}")
+    for r in rows:
+        print(f"{r['concurrency']:>5} {r['n']:>6} {r['ideal_per_s']:>8.0f} {r['bare_httpx_per_s']:>8.0f} "
+              f"{r['bare_ratio']:>6.0%} {r['engine_per_s']:>9.0f} {r['engine_ratio']:>6.0%} "
+              f"{r['engine_exec_ratio']:>6.0%} {r['engine_vs_bare']:>8.0%} "
+              f"{r['bare_cpu_ms_per_request']:>12.2f} {r['engine_cpu_ms_per_attempt']:>13.2f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "benchmark": "engine_throughput", "latency_s": LATENCY,
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
+                    "load_avg": os.getloadavg()},
+        "rows": rows}, indent=2), encoding="utf-8")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
