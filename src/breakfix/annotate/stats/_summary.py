@@ -36,6 +36,29 @@ def _safe(group: str, name: str, fn: Callable[[], tuple[float, tuple[float, floa
         return StatRow(group, name, None, error=str(exc).splitlines()[0])
 
 
+def _icc_rows(data: np.ndarray) -> Iterator[StatRow]:
+    """The six ICC forms on the fully crossed part of the data; if raters rotate over units (too few
+    units rated by everyone), the one-way forms on each unit's first m ratings, where m is the
+    smallest number of ratings a unit has (Shrout & Fleiss case 1: raters differ by unit)."""
+    complete = data[:, ~np.isnan(data).any(axis=0)].T  # units × raters, complete rows
+    dropped = data.shape[1] - len(complete)
+    try:
+        if len(complete) >= 2:
+            results = icc_all(complete)
+            note = f"; {len(complete)} complete units ({dropped} with a missing rating left out)" if dropped else ""
+        else:
+            rows = [c[~np.isnan(c)] for c in data.T]
+            rows = [r for r in rows if len(r) >= 2]
+            m = min((len(r) for r in rows), default=0)
+            results = [r for r in icc_all(np.array([r[:m] for r in rows])) if r.form.startswith("ICC(1")]
+            note = f"; raters differ between units: one-way model on {len(rows)} units × {m} ratings"
+        for n, r in enumerate(results):
+            yield StatRow("ICC", r.form, r.value, r.ci[0], r.ci[1],
+                          f"{r.name.split(':')[0]}; F({r.df1:g},{r.df2:g})={r.F:.2f}, p={r.p:.2g}" + (note if n == 0 else ""))
+    except ValueError as exc:
+        yield StatRow("ICC", "ICC (all forms)", None, error=str(exc).splitlines()[0])
+
+
 def summarise(data: np.ndarray, raters: list[str], numeric: bool = True, levels: tuple[str, ...] | None = None,
               n_boot: int = 1000, seed: int = 0, pair_boot: int = 200,
               max_pairs: int = 28) -> Iterator[StatRow]:
@@ -54,16 +77,7 @@ def summarise(data: np.ndarray, raters: list[str], numeric: bool = True, levels:
         yield _safe("Krippendorff's α", lv, lambda lv=lv: (krippendorff_alpha(data, lv),
                                                              alpha_bootstrap_ci(data, lv, n_boot, seed), "bootstrap CI"))
     if numeric:
-        complete = data[:, ~np.isnan(data).any(axis=0)].T  # units × raters, complete rows
-        dropped = data.shape[1] - len(complete)
-        try:
-            for n, r in enumerate(icc_all(complete)):
-                yield StatRow("ICC", f"{r.form}", r.value, r.ci[0], r.ci[1],
-                              f"{r.name.split(':')[0]}; F({r.df1:g},{r.df2:g})={r.F:.2f}, p={r.p:.2g}"
-                              + (f"; {len(complete)} complete units ({dropped} with a missing rating left out)"
-                                 if dropped and n == 0 else ""))
-        except ValueError as exc:
-            yield StatRow("ICC", "ICC (all forms)", None, error=str(exc).splitlines()[0])
+        yield from _icc_rows(data)
     yield _safe("Agreement", "percent agreement", lambda: (percent_agreement(data),
                                                            bootstrap_ci(percent_agreement, data, n_boot, seed), "pairs of raters"))
     yield _safe("Agreement", "Fleiss' κ", lambda: (fleiss_kappa(data), bootstrap_ci(fleiss_kappa, data, n_boot, seed), ""))
@@ -72,6 +86,7 @@ def summarise(data: np.ndarray, raters: list[str], numeric: bool = True, levels:
         for w in ("linear", "quadratic"):
             yield _safe("Agreement", f"Gwet's AC2 ({w})", lambda w=w: (
                 gwet_ac(data, w), bootstrap_ci(lambda x: gwet_ac(x, w), data, n_boot, seed), ""))
+    pair_boot = min(pair_boot, n_boot)
     pairs = list(combinations(range(len(raters)), 2))
     for i, j in pairs[:max_pairs]:
         for w in ((None, "linear", "quadratic") if numeric else (None,)):
