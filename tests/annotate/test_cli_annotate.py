@@ -107,3 +107,10 @@ def test_export_labels(tmp_path, synth_ratings):
     assert "a majority vote would overrule at least one rater on" in res.output
     bad = _run("export-labels", src.with_name("nope.csv"), "-o", out)
     assert bad.exit_code == 2 and "no such file" in bad.output
+
+
+def test_report_needs_numbers_one_line(tmp_path):
+    p = _write(tmp_path, "t.csv", "unit,rater,value\n1,A,safe\n1,B,unsafe\n2,A,safe\n2,B,safe\n")
+    res = _run("report", p, "-o", tmp_path / "r.html")
+    assert res.exit_code == 2 and "the disagreement report needs numeric ratings" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()

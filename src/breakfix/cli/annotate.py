@@ -99,12 +99,16 @@ def report_cmd(file: Path = typer.Argument(..., help="Ratings file (numeric rati
                n_perm: int = typer.Option(500, help="Permutations for the systematic-disagreement tests."),
                seed: int = typer.Option(0, help="Random seed.")) -> None:
     """Write the disagreement report (HTML with plots): where and how raters diverge."""
-    from ..annotate.io import require_numeric
+    import pandas as pd
+
     from ..annotate.report import write_report
 
     _check_level(level)
     r = _read(file, None)
-    require_numeric(r, "interval" if level == "nominal" else level)
+    if not r.numeric:
+        bad = r.df[pd.to_numeric(r.df["value"], errors="coerce").isna()].iloc[0]
+        raise UserError(f"{file}: value {bad['value']!r} (unit {bad['unit']!r}, rater {bad['rater']!r}) is not a number; "
+                        "the disagreement report needs numeric ratings (for categories use `breakfix annotate stats`)")
     write_report(r, output, level=level, n_boot=n_boot, n_perm=n_perm, seed=seed, console=err_console)
     typer.echo(f"wrote {output}")
 

@@ -32,7 +32,9 @@ def as_float_matrix(data: Any, *, what: str = "reliability data", layout: str = 
     Raises:
         ReliabilityInputError: not 2-D, or non-numeric values for a non-nominal level.
     """
-    arr = np.asarray(data, dtype=object) if not isinstance(data, np.ndarray) else data
+    arr = np.asarray(data)
+    if arr.dtype.kind not in "fiub":
+        arr = np.asarray(data, dtype=object)
     if arr.ndim != 2:
         raise ReliabilityInputError(f"{what} must be a 2-D {layout} array; got {arr.ndim} dimension(s)")
     if arr.dtype.kind in "fiub":
