@@ -226,8 +226,8 @@ async def _check_targets(cfg: Any, prompt: str) -> list[tuple[Any, Any]]:
 def _rates_table(title: str, rows: list[dict[str, Any]], keys: list[str]) -> Table:
     t = Table(title=title)
     for k in keys:
-        t.add_column(k)
-    for col in ("attempts", "failed", "success", "refusal", "mean latency"):
+        t.add_column(k, no_wrap=True)
+    for col in ("n", "failed", "success", "refusal", "latency"):
         t.add_column(col, justify="right")
     for r in rows:
         cells: list[Any] = [Text(str(r[k]) if r[k] != "" else "(none)") for k in keys]

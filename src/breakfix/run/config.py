@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..core.items import Item, stable_id
 from ..core.registry import Kind, UnknownPluginError, get
@@ -135,6 +135,12 @@ class RunConfig(BaseModel):
     repeats: int = Field(default=1, ge=1, le=10_000)
     # Where relative item paths are resolved (the config file's folder); not part of the file.
     base_dir: Path = Field(default=Path("."), exclude=True)
+    # The file it came from, for error messages.
+    _source: str = PrivateAttr(default="<config>")
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     @field_validator("store", mode="before")
     @classmethod
@@ -228,6 +234,7 @@ def config_from_dict(data: Any, *, source: str = "<config>", base_dir: Path | st
         cfg = RunConfig.model_validate({**data, "base_dir": Path(base_dir)})
     except ValidationError as exc:
         raise ConfigError(f"{source}: {_first_error(exc)}") from None
+    cfg._source = source
     check_plugins(cfg, source=source)
     _check_inline_items(cfg, source)
     return cfg

@@ -18,7 +18,7 @@ from ..core.items import Item
 from ..core.registry import create
 from ..scorers.base import Scorer
 from ..targets.base import Target
-from .config import AttackSpec, RunConfig, ScorerSpec, TargetSpec, objective_index
+from .config import AttackSpec, ConfigError, RunConfig, ScorerSpec, TargetSpec, objective_index
 
 
 @dataclass
@@ -95,44 +95,88 @@ def _chain_key(name: str, params: dict[str, Any]) -> str:
 
 
 def build_components(cfg: RunConfig) -> Components:
-    """Create every plugin the config names (targets, attacks, converters, scorers)."""
-    targets = {t.name: make_target(t) for t in cfg.targets}
-    scorers = [_make_scorer(s) for s in cfg.scorers]
+    """Create every plugin the config names (targets, attacks, converters, scorers).
+
+    Raises:
+        ConfigError: a plugin rejected its parameters; one line naming the config file and field.
+    """
+    try:
+        return _build(cfg)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        where = getattr(exc, "_breakfix_where", "")
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise ConfigError(f"{cfg.source}: {where + ': ' if where else ''}{msg.splitlines()[0] if msg else type(exc).__name__}") from None
+
+
+def _at(where: str, fn: Any, *args: Any, **kw: Any) -> Any:
+    """Call a plugin factory; an error remembers which config field it came from."""
+    try:
+        return fn(*args, **kw)
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        if not hasattr(exc, "_breakfix_where"):
+            try:
+                exc._breakfix_where = where  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+        raise
+
+
+def _build(cfg: RunConfig) -> Components:
+    targets = {t.name: _at(f"targets[{i}]", make_target, t) for i, t in enumerate(cfg.targets)}
+    scorers = [_at(f"scorers[{i}]", _make_scorer, s) for i, s in enumerate(cfg.scorers)]
     obj = objective_index(cfg)
     default_objective = scorers[obj] if obj is not None else None
-    run_attacker: Target | None = make_target(cfg.attacker) if cfg.attacker is not None else None
+    run_attacker: Target | None = _at("attacker", make_target, cfg.attacker) if cfg.attacker is not None else None
     extra: list[Target] = [run_attacker] if run_attacker is not None else []
     attacks: list[AttackPlan] = []
-    for spec in cfg.attacks:
-        attacks.append(_make_attack(spec, run_attacker, default_objective, extra))
+    for i, spec in enumerate(cfg.attacks):
+        attacks.extend(_at(f"attacks[{i}]", _make_attacks, spec, run_attacker, default_objective, extra))
+    labels = [a.label for a in attacks]
+    dup = next((x for x in labels if labels.count(x) > 1), None)
+    if dup is not None:
+        # Two attacks under one label would be counted as one in every table: make the user say.
+        raise ConfigError(f"{cfg.source}: attacks: two attacks are labelled {dup!r}; give them distinct 'label's")
     chains: list[Chain] = []
-    for chain in cfg.converters:
+    for i, chain in enumerate(cfg.converters):
         names, keys, convs = [], [], []
-        for c in chain:
+        for j, c in enumerate(chain):
             name, params = (c, {}) if isinstance(c, str) else (c.name, c.params)
             names.append(name)
             keys.append(_chain_key(name, params))
-            convs.append(create("converter", name, **params))
+            convs.append(_at(f"converters[{i}][{j}]", create, "converter", name, **params))
         chains.append(Chain(names, keys, convs))
     return Components(targets=targets, attacks=attacks, chains=chains, scorers=scorers, extra_targets=extra)
 
 
-def _make_attack(spec: AttackSpec, run_attacker: Target | None, default_objective: Scorer | None,
-                 extra: list[Target]) -> AttackPlan:
+def _make_attacks(spec: AttackSpec, run_attacker: Target | None, default_objective: Scorer | None,
+                  extra: list[Target]) -> list[AttackPlan]:
+    """The attacks of one spec: one, or one per template for a plugin that ``expand()``s (a
+    template attack given several templates), each with its own label and attempt ids."""
     attack = create("attack", spec.name, **spec.params)
     attacker = run_attacker
     if spec.attacker is not None:
         attacker = make_target(spec.attacker)
         extra.append(attacker)
     objective = _make_scorer(spec.objective_scorer) if spec.objective_scorer is not None else default_objective
-    config = attack.config() if hasattr(attack, "config") else dict(spec.params)
-    return AttackPlan(label=spec.label or spec.name, attack=attack, config=config, attacker=attacker,
-                      objective=objective)
+    parts = attack.expand() if hasattr(attack, "expand") else [attack]
+    out = []
+    for part in parts:
+        own = getattr(part, "label", None) or getattr(part, "name", None) or spec.name
+        if len(parts) == 1:
+            label = spec.label or own
+        else:
+            label = f"{spec.label}/{own}" if spec.label else own
+        config = part.config() if hasattr(part, "config") else dict(spec.params)
+        out.append(AttackPlan(label=label, attack=part, config=config, attacker=attacker, objective=objective))
+    return out
 
 
-def plan_size(cfg: RunConfig, n_items: int) -> int:
-    """How many attempts the plan holds."""
-    return n_items * len(cfg.attacks) * len(cfg.converters) * len(cfg.targets) * cfg.repeats
+def plan_size(cfg: RunConfig, n_items: int, n_attacks: int | None = None) -> int:
+    """How many attempts the plan holds (``n_attacks``: after template expansion)."""
+    attacks = len(cfg.attacks) if n_attacks is None else n_attacks
+    return n_items * attacks * len(cfg.converters) * len(cfg.targets) * cfg.repeats
 
 
 def iter_plan(cfg: RunConfig, items: Sequence[Item], run_id: str, attacks: Sequence[AttackPlan],
