@@ -110,13 +110,17 @@ def rater_bias(df: pd.DataFrame) -> pd.DataFrame:
     """Per-rater severity: mean deviation from the other raters of the same unit, with a t test.
 
     The deviation of a rating is its distance from the mean of the other raters on that unit (and
-    factor); a rater with no bias has mean deviation 0. Units are independent, so a one-sample t
-    test of a rater's deviations tests that; p values are Holm-adjusted over raters.
+    factor), averaged over the factors of the unit; a rater with no bias has mean deviation 0.
+    Units are independent, so a one-sample t test of a rater's per-unit deviations tests that;
+    p values are Holm-adjusted over raters.
 
     Returns:
-        One row per rater: n, mean_dev, sd, t, p, p_holm, significant, direction.
+        One row per rater: n (units), mean_dev, sd, t, p, p_holm, significant, direction.
     """
     d = _with_deviation(df)
+    # one deviation per rater and item (mean over factors): a rater's factors on the same item are
+    # not independent observations, the items are
+    d = d.groupby(["rater", "unit"], sort=False)["dev"].mean().reset_index()
     rows = []
     for rater, sub in d.groupby("rater"):
         x = sub["dev"].to_numpy(float)
@@ -156,6 +160,9 @@ class _Design:
     factor: np.ndarray  # factor code per row
     item: np.ndarray  # item (unit id across factors) code per row
     item_cat: np.ndarray  # category code of each item
+    pair: np.ndarray  # (item, rater) pair code per row
+    pair_item: np.ndarray  # item code of each pair
+    pair_rater: np.ndarray  # rater code of each pair
     n_r: int
     n_c: int
     n_cat: int
@@ -164,6 +171,12 @@ class _Design:
 
     def cells_for(self, item_cat: np.ndarray) -> np.ndarray:
         return self.factor * self.n_cat + item_cat[self.item]
+
+    def shuffled_raters(self, rng: np.random.Generator) -> np.ndarray:
+        """Rater code per row after permuting the raters of each item (the same permutation for
+        every factor of the item, so a rater's ratings of one item stay together)."""
+        perm = _shuffle_within(self.pair_item, rng)
+        return self.pair_rater[perm][self.pair]
 
 
 def _design(df: pd.DataFrame) -> _Design:
@@ -179,10 +192,14 @@ def _design(df: pd.DataFrame) -> _Design:
     unit_codes, _ = pd.factorize(d["factor"] + "\x1f" + d["unit"])
     item_cat = np.zeros(item_codes.max() + 1, dtype=int)
     item_cat[item_codes] = cat_codes
+    pair_codes, pair_uniques = pd.factorize(pd.Series(item_codes.astype(np.int64) * (len(raters) + 1) + rater_codes))
+    pair_item = (np.asarray(pair_uniques) // (len(raters) + 1)).astype(int)
+    pair_rater = (np.asarray(pair_uniques) % (len(raters) + 1)).astype(int)
     multi = len(factors) > 1
     cells = [f"{f} / {c}" if multi else str(c) for f in factors for c in cats]
     out = _Design(e=(d["value"] - d["mean"]).to_numpy(float), rater=rater_codes, cell=np.empty(0, dtype=int),
-                  unit=unit_codes, factor=factor_codes, item=item_codes, item_cat=item_cat, n_r=len(raters),
+                  unit=unit_codes, factor=factor_codes, item=item_codes, item_cat=item_cat, pair=pair_codes,
+                  pair_item=pair_item, pair_rater=pair_rater, n_r=len(raters),
                   n_c=len(factors) * len(cats), n_cat=len(cats), raters=list(raters), cells=cells)
     out.cell = out.cells_for(item_cat)
     return out
@@ -217,7 +234,8 @@ def systematic_disagreement(df: pd.DataFrame, n_perm: int = 1000, seed: int = 0)
     Ratings are centred on their unit's mean, so only disagreement is left. Its sum of squares is
     split into a rater main effect (severity), a rater × cell interaction (cells are categories,
     or factor × category when there are several factors) and the rest. Two permutation tests:
-    shuffling raters within each unit (no rater effect at all under H0) for the rater effect, and
+    shuffling the raters of each item (no rater effect at all under H0; one permutation for all
+    factors of the item) for the rater effect, and
     shuffling the categories of whole units (rater effects kept, no interaction under H0) for the
     interaction.
 
@@ -231,8 +249,7 @@ def systematic_disagreement(df: pd.DataFrame, n_perm: int = 1000, seed: int = 0)
     ss_tot = float((d.e ** 2).sum())
     ge_r = ge_i = 0
     for _ in range(n_perm):
-        pr = _shuffle_within(d.unit, rng)
-        r_perm, _ = _ss(d.e, d.rater[pr], d.cell, d.n_r, d.n_c)
+        r_perm, _ = _ss(d.e, d.shuffled_raters(rng), d.cell, d.n_r, d.n_c)
         ge_r += r_perm >= ss_rater - 1e-12
         cells = d.cells_for(rng.permutation(d.item_cat))  # whole items change category, all factors alike
         _, i_perm = _ss(d.e, d.rater, cells, d.n_r, d.n_c)
@@ -328,8 +345,7 @@ def cluster_raters(df: pd.DataFrame, max_clusters: int = 4, n_perm: int = 200, s
     rng = np.random.default_rng(seed)
     ge = 0
     for _ in range(n_perm):
-        pr = _shuffle_within(d.unit, rng)
-        null = _profile_matrix(d.e, d.rater[pr], d.cell, d.n_r, d.n_c)
+        null = _profile_matrix(d.e, d.shuffled_raters(rng), d.cell, d.n_r, d.n_c)
         ge += _best_clustering(null, max_clusters)[3] >= sil - 1e-12
     p = (1 + ge) / (1 + n_perm)
     if systematic is None:
