@@ -56,8 +56,10 @@ def plot_heatmap(profiles: pd.DataFrame) -> str:
     for i in range(vals.shape[0]):
         for j in range(vals.shape[1]):
             if np.isfinite(vals[i, j]):
-                ax.text(j, i, f"{vals[i, j]:+.2f}", ha="center", va="center", fontsize=8)
-    fig.colorbar(im, ax=ax, label="mean deviation from the other raters")
+                dark = abs(vals[i, j]) > 0.6 * (lim or 1)  # white text on saturated cells
+                ax.text(j, i, f"{vals[i, j]:+.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")
+    fig.colorbar(im, ax=ax, label="mean deviation from the unit's mean rating")
     ax.set_title("Rater × category: who rates higher (red) or lower (blue) than the rest")
     return _png(fig)
 
