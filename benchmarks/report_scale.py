@@ -93,9 +93,17 @@ def browse(path: Path) -> dict[str, float]:
                                args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
         page = b.new_page(viewport={"width": 1280, "height": 900})
         t = time.perf_counter()
-        page.goto(path.resolve().as_uri(), timeout=300_000)
+        # "commit": do not wait for the load event — the first page is drawn before the file is parsed.
+        page.goto(path.resolve().as_uri(), timeout=300_000, wait_until="commit")
         page.wait_for_function("() => document.documentElement.dataset.ready === '1'", timeout=300_000)
         out["time_to_interactive_s"] = time.perf_counter() - t
+        page.wait_for_load_state("load", timeout=300_000)
+        out["fully_loaded_s"] = time.perf_counter() - t
+        # Inside the page: when the first page of attempts was drawn, and when the HTML was parsed
+        # (details of attempts can be decoded from then on).
+        out["page_first_render_s"] = float(page.evaluate("() => document.documentElement.dataset.readyMs")) / 1000
+        out["page_dom_content_loaded_s"] = page.evaluate(
+            "() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd") / 1000
         out["dom_nodes"] = page.evaluate("() => document.getElementsByTagName('*').length")
         t = time.perf_counter()
         page.click("#p-last")

@@ -5,7 +5,12 @@
   "use strict";
   var PAGE = 50;
   var indexEl = document.getElementById("bf-index");
-  var chunkEls = document.querySelectorAll("script.bf-chunk");
+  // The detail chunks follow this script in the file; an element still being parsed could be read
+  // half-filled, so chunks are read only once the whole document is parsed.
+  var parsed = new Promise(function (resolve) {
+    if (document.readyState !== "loading") resolve();
+    else document.addEventListener("DOMContentLoaded", function () { resolve(); });
+  });
   var chunkCache = new Map();
   var idx = null;
   var view = new Int32Array(0);
@@ -33,7 +38,13 @@
   }
 
   function chunk(k) {
-    if (!chunkCache.has(k)) chunkCache.set(k, decode(chunkEls[k]));
+    if (!chunkCache.has(k)) {
+      chunkCache.set(k, parsed.then(function () {
+        var node = document.querySelectorAll("script.bf-chunk")[k];
+        if (!node) throw new Error("detail chunk " + k + " is missing from the file");
+        return decode(node);
+      }));
+    }
     return chunkCache.get(k);
   }
 
@@ -262,6 +273,7 @@
     applyFilters();
     renderPage();
     openFromHash();
+    document.documentElement.dataset.readyMs = String(Math.round(performance.now()));
     document.documentElement.dataset.ready = "1";
   }).catch(function (e) {
     document.getElementById("p-info").textContent = "could not read the attempt data: " + e;
