@@ -126,15 +126,6 @@ def failed(store: Store, run_id: str, limit: int = 15) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def targets(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """Each target of the run with its attempt count and mean latency."""
-    a = S.attempts
-    q = (select(a.c.target, func.count().label("n"), func.avg(a.c.latency_s).label("mean_latency_s"))
-         .where(a.c.run_id == run_id).group_by(a.c.target).order_by(a.c.target))
-    with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
-
-
 # The columns the report's attempt browser shows; the ``response`` JSON (raw API answer, log-probs)
 # is left in the database: it can be most of a row's bytes and the report never shows it.
 _ROW_COLUMNS = ("seq", "id", "item_id", "attack", "converters", "target", "category", "language", "status",

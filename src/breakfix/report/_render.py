@@ -91,7 +91,7 @@ def gather(store: Store, run_id: str) -> dict[str, Any]:
     langs = store.rates(run_id, by=["language"])
     return {
         "run": run, "summary": summary, "duration_s": _duration(run, summary),
-        "targets": _queries.targets(store, run_id),
+        "targets": store.rates(run_id, by=["target"]),
         "families": _queries.family_table(store, run_id),
         "ac_rates": ac, "cat_rates": cats, "lang_rates": langs,
         "slowest": _queries.slowest(store, run_id), "failed": _queries.failed(store, run_id),
