@@ -1,5 +1,15 @@
-"""targets plugins: importing this package registers the built-ins (every public module in it)."""
+"""Targets: what answers a conversation (``openai``, ``hf``, ``http``, ...), behind one limits layer.
+
+Importing this package registers the built-ins (every public module in it). Public names:
+``Target`` (subclass it and implement ``_send``), ``Limits``, ``TargetError`` / ``TransientError``
+(what ``_send`` raises: recorded vs retried), ``check_target`` / ``acheck_target`` (one round trip).
+"""
 
 from ..core.registry import import_submodules
+from .base import Target
+from .check import acheck_target, check_target
+from .limits import Limits, TargetError, TransientError
+
+__all__ = ["Limits", "Target", "TargetError", "TransientError", "acheck_target", "check_target"]
 
 import_submodules(__name__, __path__)
