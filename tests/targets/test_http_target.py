@@ -106,3 +106,18 @@ def test_bad_config_is_a_one_line_error(kw, msg):
     with pytest.raises(ValueError) as e:
         HTTPTarget(**args)
     assert msg in str(e.value) and "\n" not in str(e.value)
+
+
+async def test_env_reference_in_url_is_expanded_and_redacted(srv, monkeypatch):
+    key = "qk-5550123-zyxw"
+    monkeypatch.setenv("BREAKFIX_QUERY_KEY", key)
+    t = HTTPTarget(url=srv.root_url + "/app/missing?key=${BREAKFIX_QUERY_KEY}", response_path="data.answer",
+                   max_retries=0)
+    r = await t.send([user("x")])
+    assert r.error.startswith("HTTP 404") and key not in r.error
+    assert t.redact(f"GET /app/missing?key={key} failed") == f"GET /app/missing?key={REDACTED} failed"
+    assert t.describe()["url"].endswith("key=${BREAKFIX_QUERY_KEY}")
+    t2 = HTTPTarget(url=srv.app_url + "?key=${BREAKFIX_QUERY_KEY}", response_path="data.answer")
+    assert (await t2.send([user("x")])).text == "echo: x"
+    await t.aclose()
+    await t2.aclose()

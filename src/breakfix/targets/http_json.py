@@ -81,7 +81,7 @@ class HTTPTarget(Target):
     """Send prompts to any JSON-over-HTTP application through a request template.
 
     Args:
-        url: the endpoint.
+        url: the endpoint; may use ``${ENV}`` references (APIs that take a key in the query string).
         response_path: where the answer is in the response JSON, e.g. ``data.answer`` or
             ``choices.0.message.content``.
         body: the request body template (a mapping/list from YAML, or a JSON string) with a
@@ -118,6 +118,7 @@ class HTTPTarget(Target):
         if headers is not None and not (isinstance(headers, dict) and all(isinstance(v, str) for v in headers.values())):
             raise ValueError("http target: headers: expected a mapping of header name to string")
         self.url = url
+        expand_env(url, "http target: url")  # fail now, not on the first request
         self.response_path = response_path
         self._path = parse_path(response_path)
         self.body_template = body
@@ -133,8 +134,8 @@ class HTTPTarget(Target):
     def secrets(self) -> list[str]:
         import os
 
-        return [os.environ.get(n, "") for v in self.header_templates.values() for n in env_refs(v)
-                if os.environ.get(n)]
+        refs = [n for v in [self.url, *self.header_templates.values()] for n in env_refs(v)]
+        return [os.environ[n] for n in refs if os.environ.get(n)]
 
     def describe(self) -> dict[str, Any]:
         return {"type": "http", "name": self.name, "url": self.url, "method": self.method,
@@ -151,14 +152,15 @@ class HTTPTarget(Target):
 
     async def _send(self, conversation: Conversation, document: str | None = None, **_: Any) -> Response:
         client = self._pool.get()
+        url = expand_env(self.url, "http target: url")
         headers = {k: expand_env(v, f"http target: headers.{k}") for k, v in self.header_templates.items()}
         filled = self.request_body(conversation, document)
         t0 = time.perf_counter()
         if self.method == "GET":
             params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in filled.items()}
-            resp = await client.get(self.url, params=params, headers=headers)
+            resp = await client.get(url, params=params, headers=headers)
         else:
-            resp = await client.request(self.method, self.url, json=filled, headers=headers)
+            resp = await client.request(self.method, url, json=filled, headers=headers)
         latency = time.perf_counter() - t0
         raise_for_status(resp)
         answer = extract(read_json(resp, "http target"), self._path, self.response_path)
