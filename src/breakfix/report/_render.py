@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from ..store import Store
@@ -43,7 +43,8 @@ def _csp_hash(text: str) -> str:
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("breakfix.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True,
+                      undefined=StrictUndefined)  # a missing value is a bug to surface, not a blank cell
     env.filters["pct"] = _pct
     env.filters["num"] = _num
     env.filters["secs"] = _secs
