@@ -6,7 +6,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
-from breakfix.annotate.stats import (ReliabilityInputError, bootstrap_ci, cohen_kappa, fleiss_kappa, gwet_ac1,
+from breakfix.annotate.stats import (ReliabilityInputError, agreement_bootstrap_ci, bootstrap_ci, cohen_bootstrap_ci,
+                                     cohen_kappa, fleiss_kappa, gwet_ac1,
                                      gwet_ac2, percent_agreement)
 
 
@@ -98,3 +99,27 @@ def test_bad_input():
         cohen_kappa([1, 2], [1, 2], "cubic")
     with pytest.raises(ReliabilityInputError, match="not among the categories"):
         gwet_ac1(np.array([[1.0, 2.0], [1.0, 7.0]]), categories=[1, 2, 3])
+
+
+@pytest.mark.parametrize("kind, weights, fn", [
+    ("percent", None, percent_agreement), ("fleiss", None, fleiss_kappa), ("gwet", None, gwet_ac1),
+    ("gwet", "linear", lambda d: gwet_ac2(d, "linear")), ("gwet", "quadratic", lambda d: gwet_ac2(d, "quadratic"))])
+def test_vectorised_bootstrap_equals_explicit_resampling(kind, weights, fn):
+    """Same random draws: the weighted (matrix) bootstrap equals recomputing on resampled columns."""
+    rng = np.random.default_rng(8)
+    truth = rng.integers(1, 4, 150)
+    x = np.vstack([np.where(rng.random(150) < 0.8, truth, rng.integers(1, 4, 150)) for _ in range(3)]).astype(float)
+    x[0, :10] = np.nan
+    fast = agreement_bootstrap_ci(x, kind, weights, n_boot=200, seed=0)
+    assert fast == pytest.approx(bootstrap_ci(fn, x, n_boot=200, seed=0), abs=1e-12)
+
+
+@pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
+def test_vectorised_cohen_bootstrap_equals_explicit_resampling(weights):
+    rng = np.random.default_rng(9)
+    a = rng.integers(1, 5, 120)
+    b = np.where(rng.random(120) < 0.7, a, rng.integers(1, 5, 120))
+    x = np.vstack([a, b]).astype(float)
+    fast = cohen_bootstrap_ci(a, b, weights, n_boot=200, seed=3)
+    assert fast == pytest.approx(bootstrap_ci(lambda d: cohen_kappa(d[0], d[1], weights), x, n_boot=200, seed=3),
+                                 abs=1e-12)

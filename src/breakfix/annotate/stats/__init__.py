@@ -12,10 +12,10 @@ from ._bootstrap import bootstrap_ci
 from ._checks import LEVELS, ReliabilityInputError
 from ._icc import FORMS, MCGRAW_WONG, ANOVA, ICCResult, anova_table, icc, icc_all
 from ._summary import StatRow, summarise
-from ._kappa import cohen_kappa, fleiss_kappa, gwet_ac, gwet_ac1, gwet_ac2, percent_agreement
+from ._kappa import agreement_bootstrap_ci, cohen_bootstrap_ci, cohen_kappa, fleiss_kappa, gwet_ac, gwet_ac1, gwet_ac2, percent_agreement
 
 __all__ = [
-    "ANOVA", "FORMS", "ICCResult", "LEVELS", "MCGRAW_WONG", "ReliabilityInputError", "StatRow", "alpha_bootstrap_ci",
+    "ANOVA", "FORMS", "agreement_bootstrap_ci", "cohen_bootstrap_ci", "ICCResult", "LEVELS", "MCGRAW_WONG", "ReliabilityInputError", "StatRow", "alpha_bootstrap_ci",
     "anova_table", "bootstrap_ci", "coincidence_matrix", "cohen_kappa", "fleiss_kappa", "gwet_ac", "gwet_ac1",
     "gwet_ac2", "icc", "icc_all", "krippendorff_alpha", "percent_agreement", "summarise",
 ]

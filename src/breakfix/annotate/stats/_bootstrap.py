@@ -40,3 +40,25 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], float], data: Any, n_boot: in
     tail = (1.0 - ci) / 2.0 * 100.0
     lo, hi = np.percentile(vals, [tail, 100.0 - tail])
     return float(lo), float(hi)
+
+
+def resample_weights(rng: np.random.Generator, n_units: int, n_boot: int, max_cells: int = 2_000_000):
+    """Yield blocks of bootstrap weights: each row counts how often each unit was drawn in one
+    resample (``n_units`` draws with replacement). Blocks keep memory at ``max_cells`` floats."""
+    per_block = max(1, max_cells // max(n_units, 1))
+    for lo in range(0, n_boot, per_block):
+        k = min(per_block, n_boot - lo)
+        idx = rng.integers(0, n_units, size=(k, n_units))
+        w = np.zeros((k, n_units))
+        np.add.at(w, (np.repeat(np.arange(k), n_units), idx.ravel()), 1.0)
+        yield w
+
+
+def percentile_ci(values: np.ndarray, n_boot: int, ci: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of finite bootstrap values; error if most resamples were undefined."""
+    v = values[np.isfinite(values)]
+    if len(v) < n_boot / 2:
+        raise ReliabilityInputError("the statistic is undefined in most bootstrap resamples (too little variation)")
+    tail = (1.0 - ci) / 2.0 * 100.0
+    lo, hi = np.percentile(v, [tail, 100.0 - tail])
+    return float(lo), float(hi)

@@ -163,3 +163,86 @@ def cohen_kappa(a: Any, b: Any, weights: str | None = None, categories: Sequence
     if de <= 0:
         raise ReliabilityInputError("Cohen's κ is undefined: both raters used a single category only")
     return 1.0 - float((v * obs).sum()) / de
+
+
+# ---------------------------------------------------------------------------------------------
+# vectorised bootstrap: every statistic above is a ratio of sums of per-unit terms, so a
+# resample is a weight vector over units and all resamples are matrix products. The scale
+# (categories, q, weights) is that of the full data in every resample.
+
+AGREEMENT_KINDS = ("percent", "fleiss", "gwet")
+
+
+def agreement_bootstrap_ci(data: Any, kind: str, weights: str | None = None, n_boot: int = 1000,
+                           seed: int | None = None, ci: float = 0.95,
+                           categories: Sequence[float] | None = None) -> tuple[float, float]:
+    """Percentile bootstrap CI (units resampled) of percent agreement, Fleiss' κ or Gwet's AC1/AC2.
+
+    Args:
+        data: raters × units array (NaN = not rated).
+        kind: ``"percent"``, ``"fleiss"`` or ``"gwet"``.
+        weights: for ``"gwet"``: None (AC1), ``"linear"`` or ``"quadratic"`` (AC2).
+        n_boot: resamples; seed: random seed; ci: coverage; categories: the full scale.
+    """
+    from ._bootstrap import percentile_ci, resample_weights
+
+    if kind not in AGREEMENT_KINDS:
+        raise ReliabilityInputError(f"kind must be one of {', '.join(AGREEMENT_KINDS)}; got {kind!r}")
+    cats, counts = _unit_counts(data, categories)
+    q = len(cats)
+    w = _weights(cats, weights if kind == "gwet" else None)
+    r = counts.sum(axis=1)
+    two, rated = r >= 2, r > 0
+    if not two.any():
+        raise ReliabilityInputError("no unit has two or more ratings, so no pair of ratings can be compared")
+    a = np.zeros(len(r))
+    a[two] = (counts[two] * (counts[two] @ w.T - 1.0)).sum(axis=1) / (r[two] * (r[two] - 1.0))
+    p = np.zeros_like(counts)
+    p[rated] = counts[rated] / r[rated, None]
+    rng = np.random.default_rng(seed)
+    out = []
+    for wb in resample_weights(rng, len(r), n_boot):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pa = (wb[:, two] @ a[two]) / wb[:, two].sum(axis=1)
+            pi = (wb[:, rated] @ p[rated]) / wb[:, rated].sum(axis=1)[:, None]
+            if kind == "percent":
+                out.append(pa)
+                continue
+            if kind == "fleiss":
+                pe = (pi ** 2).sum(axis=1)
+            else:
+                pe = w.sum() / (q * (q - 1.0)) * (pi * (1.0 - pi)).sum(axis=1)
+            out.append(np.where(pe < 1.0 - 1e-12, (pa - pe) / (1.0 - pe), np.nan))
+    return percentile_ci(np.concatenate(out), n_boot, ci)
+
+
+def cohen_bootstrap_ci(a: Any, b: Any, weights: str | None = None, n_boot: int = 1000, seed: int | None = None,
+                       ci: float = 0.95, categories: Sequence[float] | None = None) -> tuple[float, float]:
+    """Percentile bootstrap CI of Cohen's κ (units rated by both raters resampled), vectorised."""
+    from ._bootstrap import percentile_ci, resample_weights
+
+    x = as_float_matrix(np.vstack([np.asarray(a, dtype=object), np.asarray(b, dtype=object)]),
+                        level="nominal" if weights is None else "ordinal")
+    if weights not in WEIGHTS:
+        raise ReliabilityInputError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}")
+    x = x[:, ~np.isnan(x).any(axis=0)]
+    if x.shape[1] < 1:
+        raise ReliabilityInputError("Cohen's κ: the two raters have no unit in common")
+    cats = _categories(x, categories)
+    q = len(cats)
+    cell = np.searchsorted(cats, x[0]) * q + np.searchsorted(cats, x[1])
+    onehot = np.zeros((x.shape[1], q * q))
+    onehot[np.arange(x.shape[1]), cell] = 1.0
+    pos = np.arange(q, dtype=float)
+    v = {None: (pos[:, None] != pos[None, :]).astype(float), "linear": np.abs(pos[:, None] - pos[None, :]),
+         "quadratic": (pos[:, None] - pos[None, :]) ** 2}[weights]
+    rng = np.random.default_rng(seed)
+    out = []
+    for wb in resample_weights(rng, x.shape[1], n_boot):
+        obs = (wb @ onehot).reshape(-1, q, q)
+        obs /= obs.sum(axis=(1, 2), keepdims=True)
+        exp = obs.sum(axis=2)[:, :, None] * obs.sum(axis=1)[:, None, :]
+        de = (v * exp).sum(axis=(1, 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(de > 0, 1.0 - (v * obs).sum(axis=(1, 2)) / de, np.nan))
+    return percentile_ci(np.concatenate(out), n_boot, ci)

@@ -9,10 +9,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ._alpha import alpha_bootstrap_ci, krippendorff_alpha
-from ._bootstrap import bootstrap_ci
 from ._checks import LEVELS
 from ._icc import icc_all
-from ._kappa import cohen_kappa, fleiss_kappa, gwet_ac, percent_agreement
+from ._kappa import (agreement_bootstrap_ci, cohen_bootstrap_ci, cohen_kappa, fleiss_kappa, gwet_ac,
+                     percent_agreement)
 
 
 @dataclass
@@ -60,14 +60,13 @@ def _icc_rows(data: np.ndarray) -> Iterator[StatRow]:
 
 
 def summarise(data: np.ndarray, raters: list[str], numeric: bool = True, levels: tuple[str, ...] | None = None,
-              n_boot: int = 1000, seed: int = 0, pair_boot: int = 200,
-              max_pairs: int = 28) -> Iterator[StatRow]:
+              n_boot: int = 1000, seed: int = 0, max_pairs: int = 45) -> Iterator[StatRow]:
     """Yield every statistic of a raters × units matrix (NaN = not rated), one row at a time.
 
     α at each applicable level with a unit bootstrap CI; the six ICC forms on the units every rater
     rated (with F, df, p and the analytic CI); Fleiss' κ, Gwet's AC1/AC2 and percent agreement
-    with bootstrap CIs; Cohen's κ (unweighted, linear, quadratic) for each pair of raters (up to
-    ``max_pairs`` pairs, ``pair_boot`` resamples each).
+    with bootstrap CIs; Cohen's κ (unweighted, linear, quadratic) with bootstrap CIs for each pair of
+    raters (up to ``max_pairs`` pairs). All bootstraps resample units and are vectorised.
     """
     if levels is None:
         levels = LEVELS if numeric else ("nominal",)
@@ -78,22 +77,20 @@ def summarise(data: np.ndarray, raters: list[str], numeric: bool = True, levels:
                                                              alpha_bootstrap_ci(data, lv, n_boot, seed), "bootstrap CI"))
     if numeric:
         yield from _icc_rows(data)
-    yield _safe("Agreement", "percent agreement", lambda: (percent_agreement(data),
-                                                           bootstrap_ci(percent_agreement, data, n_boot, seed), "pairs of raters"))
-    yield _safe("Agreement", "Fleiss' κ", lambda: (fleiss_kappa(data), bootstrap_ci(fleiss_kappa, data, n_boot, seed), ""))
-    yield _safe("Agreement", "Gwet's AC1", lambda: (gwet_ac(data), bootstrap_ci(gwet_ac, data, n_boot, seed), ""))
+    yield _safe("Agreement", "percent agreement", lambda: (
+        percent_agreement(data), agreement_bootstrap_ci(data, "percent", n_boot=n_boot, seed=seed), "pairs of raters"))
+    yield _safe("Agreement", "Fleiss' κ", lambda: (
+        fleiss_kappa(data), agreement_bootstrap_ci(data, "fleiss", n_boot=n_boot, seed=seed), ""))
+    yield _safe("Agreement", "Gwet's AC1", lambda: (
+        gwet_ac(data), agreement_bootstrap_ci(data, "gwet", n_boot=n_boot, seed=seed), ""))
     if numeric:
         for w in ("linear", "quadratic"):
             yield _safe("Agreement", f"Gwet's AC2 ({w})", lambda w=w: (
-                gwet_ac(data, w), bootstrap_ci(lambda x: gwet_ac(x, w), data, n_boot, seed), ""))
-    pair_boot = min(pair_boot, n_boot)
+                gwet_ac(data, w), agreement_bootstrap_ci(data, "gwet", w, n_boot=n_boot, seed=seed), ""))
     pairs = list(combinations(range(len(raters)), 2))
     for i, j in pairs[:max_pairs]:
         for w in ((None, "linear", "quadratic") if numeric else (None,)):
-            def stat(x: np.ndarray, w: str | None = w, i: int = i, j: int = j) -> float:
-                return cohen_kappa(x[0], x[1], w)
-            two = data[[i, j]]
-            yield _safe("Cohen's κ", f"{raters[i]} vs {raters[j]} ({w or 'unweighted'})", lambda two=two, stat=stat: (
-                stat(two), bootstrap_ci(stat, two, pair_boot, seed), f"{pair_boot} resamples"))
+            yield _safe("Cohen's κ", f"{raters[i]} vs {raters[j]} ({w or 'unweighted'})", lambda i=i, j=j, w=w: (
+                cohen_kappa(data[i], data[j], w), cohen_bootstrap_ci(data[i], data[j], w, n_boot=n_boot, seed=seed), ""))
     if len(pairs) > max_pairs:
         yield StatRow("Cohen's κ", f"{len(pairs) - max_pairs} more pairs", None, error="not shown (too many raters)")
