@@ -296,9 +296,12 @@ class HFTarget(Target):
                 self._loading = asyncio.ensure_future(loop.run_in_executor(self._executor, self.load))
             await asyncio.shield(self._loading)
         d = self.defaults
+        do_sample = bool(kw.get("do_sample", d.do_sample))
+        if kw.get("temperature") == 0:  # OpenAI-style "temperature 0" means greedy
+            do_sample = False
         s = GenSettings(
             max_new_tokens=int(kw.get("max_new_tokens") or kw.get("max_tokens") or d.max_new_tokens),
-            do_sample=bool(kw.get("do_sample", d.do_sample)),
+            do_sample=do_sample,
             temperature=float(kw.get("temperature") or d.temperature),
             top_p=float(kw.get("top_p") or d.top_p), top_k=int(kw.get("top_k") or d.top_k),
             logprobs=bool(kw.get("logprobs") or d.logprobs))
@@ -313,6 +316,7 @@ class HFTarget(Target):
         return await req.future
 
     async def aclose(self) -> None:
+        """Stop the batcher and the worker thread and free the model (a later ``send`` reloads it)."""
         task, self._batcher = self._batcher, None
         if task is not None and not task.done():
             task.cancel()
@@ -324,6 +328,9 @@ class HFTarget(Target):
         if ex is not None:
             ex.shutdown(wait=False, cancel_futures=True)
         self._queue = None
+        self._loading = None
+        # Free the weights; a later send loads them again.
+        self.model = self.tokenizer = None
 
 
 class _SeededSampler:
