@@ -79,7 +79,7 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
         if c < min_df:
             continue
         text = sm.tok.decode(list(g)).strip()
-        if len(text) < 2 or _WORDLESS.match(text):
+        if not _usable(text):
             continue
         ref_df = sum(1 for r in ref_docs if text in r)
         over = math.log(p(g)) - math.log((ref_df + 0.5) / (n_ref + 1))
@@ -127,6 +127,12 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
     return clusters
 
 
+def _usable(text: str) -> bool:
+    """A span worth testing: two characters or more, some letter or digit, and no broken byte
+    sequence (a byte-level token cut in the middle of a character decodes to U+FFFD)."""
+    return len(text) >= 2 and not _WORDLESS.match(text) and "\ufffd" not in text
+
+
 def _similar(a: str, b: str) -> bool:
     a2, b2 = a.lower(), b.lower()
     if a2 in b2 or b2 in a2:
@@ -157,7 +163,7 @@ def random_spans(sm: ScanModel, texts: Sequence[str], lengths: Sequence[int], n:
             continue
         i = rng.randrange(0, len(ids) - L + 1)
         text = sm.tok.decode(ids[i:i + L]).strip()
-        if len(text) >= 2 and not _WORDLESS.match(text):
+        if _usable(text):
             out.append(text)
     return out
 
@@ -174,7 +180,7 @@ def vocab_candidates(sm: ScanModel, n: int, seed: int) -> list[str]:
     words = []
     for i in late:
         s = sm.tok.decode([i]).strip()
-        if len(s) >= 3 and not _WORDLESS.match(s):
+        if len(s) >= 3 and _usable(s):
             words.append(s)
     rng.shuffle(words)
     out = words[: n // 2]

@@ -56,14 +56,14 @@ def run_leak(sm: ScanModel, n_samples: int, max_new_tokens: int = 64, seed: int 
                                                n_samples - n_user):
         plan.append((kind, text, temp))
     samples: list[dict[str, Any]] = []
-    # Group by (prefix, temperature) so each batch shares a prompt length and a sampling setting.
-    groups: dict[tuple[str, str, float], int] = {}
-    for key in plan:
-        groups[key] = groups.get(key, 0) + 1
-    for gi, ((kind, text, temp), count) in enumerate(sorted(groups.items())):
-        s = seed * 1000 + gi
-        gen = sm.generate([text] * count, max_new_tokens, temperature=temp, seed=s)
-        for raw in gen.texts:
+    # One batched call per temperature (prefixes of different lengths share it, left-padded).
+    for ti, temp in enumerate(TEMPERATURES):
+        group = [(kind, text) for kind, text, t in plan if t == temp]
+        if not group:
+            continue
+        s = seed * 1000 + ti
+        gen = sm.generate([text for _, text in group], max_new_tokens, temperature=temp, seed=s)
+        for (kind, text), raw in zip(group, gen.texts):
             if kind == "user":
                 user, answer = sm.template.split(raw)
             else:
@@ -71,7 +71,7 @@ def run_leak(sm: ScanModel, n_samples: int, max_new_tokens: int = 64, seed: int 
             samples.append({"kind": kind, "prefix": text, "temperature": temp, "seed": s, "raw": raw,
                             "user": _clean(sm, user), "answer": _clean(sm, answer)})
         if progress:
-            progress(count)
+            progress(len(group))
     return samples
 
 

@@ -161,7 +161,7 @@ class ScanModel:
     model: Any
     tok: Any
     template: Template
-    batch_size: int = 16
+    batch_size: int = 64
     cost: Cost = field(default_factory=Cost)
     n_params: int = 0
 
@@ -308,7 +308,7 @@ class ScanModel:
             return spans
 
 
-def load_model(path: str | Path, *, batch_size: int = 16, threads: int | None = 2) -> ScanModel:
+def load_model(path: str | Path, *, batch_size: int = 64, threads: int | None = 1) -> ScanModel:
     """Load a local Hugging Face causal LM for scanning (eager attention, eval mode, CPU or GPU).
 
     Args:

@@ -89,66 +89,87 @@ def _modal(keys: Sequence[str]) -> tuple[str, float]:
     return key, c / len(keys)
 
 
-def measure_span(sm: ScanModel, span: str, base: PromptBaseline, position: str, k: int) -> dict[str, Any]:
-    """All features of one span at one position over the baseline's prompts."""
+def measure_spans(sm: ScanModel, jobs: Sequence[tuple[str, str]], base: PromptBaseline, k: int
+                  ) -> list[dict[str, Any]]:
+    """All features of each (span, position) job over the baseline's prompts, batched across jobs."""
     import torch
 
-    users, offsets = zip(*(insert(u, span, position) for u in base.users))
+    n = len(base.users)
+    users: list[str] = []
+    offsets: list[int] = []
+    for span, position in jobs:
+        for u in base.users:
+            text, off = insert(u, span, position)
+            users.append(text)
+            offsets.append(off)
     prompts = [sm.prompt(u) for u in users]
     gen = sm.generate(prompts, k)
     p_ids = [sm.ids(p) for p in prompts]
     with_ids = [p + f for p, f in zip(p_ids, gen.full_ids)]
-    wo_ids = [sm.ids(sm.prompt(u)) + f for u, f in zip(base.users, gen.full_ids)]
-    lp_w, mask, att = sm.forward(with_ids, last=k + 1, attention_row=k + 1)
+    wo_prompt_ids = [sm.ids(sm.prompt(u)) for u in base.users]
+    wo_ids = [wo_prompt_ids[i % n] + f for i, f in enumerate(gen.full_ids)]
+    lp_w, _, att = sm.forward(with_ids, last=k + 1, attention_row=k + 1)
     lp_o, _, _ = sm.forward(wo_ids, last=k + 1)
     lens = [_cut(f, t) for f, t in zip(gen.full_ids, gen.token_ids)]
-    kls, ent_w = [], _entropy_rows(lp_w, lens)
+    ent_w = _entropy_rows(lp_w, lens)
+    kls = []
     for i, m in enumerate(lens):
         a, b = lp_w[i, :m], lp_o[i, :m]
         kls.append(float((a.exp() * (a - b)).sum(-1).mean()))
     answers = [_clean(sm, t) for t in gen.texts]
-    keys = [answer_key(a) for a in answers]
-    modal_key, agree_w = _modal(keys)
-    flips = [kw == modal_key and ko != modal_key for kw, ko in zip(keys, base.keys)]
-    # Attention share on the span's tokens, per layer and head, at the answer's first position.
     T = att.shape[-1]
-    shares = []
     prefix_len = len(sm.template.user_prefix)
-    for i, (prompt, off) in enumerate(zip(prompts, offsets)):
-        lo, hi = prefix_len + off, prefix_len + off + len(span)
-        spans = sm.token_spans(prompt)
-        idx = [j for j, (s, e) in enumerate(spans) if s < hi and e > lo]
-        if len(spans) != len(p_ids[i]):  # offsets disagree with the ids (rare tokenizers): skip row
-            continue
-        keys_pos = [T - (len(p_ids[i]) + k) + j for j in idx]
-        shares.append(att[i][:, :, keys_pos].sum(-1))  # [L, H]
-    att_lh = torch.stack(shares).mean(0) if shares else torch.zeros(att.shape[1], att.shape[2])
-    modal_answer = next((a for a, kk in zip(answers, keys) if kk == modal_key), "")
-    return {
-        "span": span, "position": position,
-        "kl": float(sum(kls) / len(kls)),
-        "entropy_drop": float(sum(o - w for o, w in zip(base.entropy, ent_w)) / len(ent_w)),
-        "agreement": agree_w - base.agreement,
-        "flip": sum(flips) / len(flips),
-        "attention_heads": att_lh.tolist(),
-        "attention": float(att_lh.max()),
-        "modal_answer": modal_answer, "modal_key": modal_key,
-        "examples": [{"prompt": u, "answer": a, "before": b}
-                     for u, a, b, f in zip(users, answers, base.answers, flips) if f][:4],
-    }
+    out = []
+    for j, (span, position) in enumerate(jobs):
+        rows = range(j * n, (j + 1) * n)
+        keys = [answer_key(answers[i]) for i in rows]
+        modal_key, agree_w = _modal(keys)
+        flips = [kw == modal_key and ko != modal_key for kw, ko in zip(keys, base.keys)]
+        # Attention share on the span's tokens, per layer and head, at the answer's first position.
+        shares = []
+        for i in rows:
+            lo = prefix_len + offsets[i]
+            hi = lo + len(span)
+            spans = sm.token_spans(prompts[i])
+            if len(spans) != len(p_ids[i]):  # offsets disagree with the ids (rare tokenizers): skip row
+                continue
+            idx = [T - (len(p_ids[i]) + k) + t for t, (s0, e0) in enumerate(spans) if s0 < hi and e0 > lo]
+            shares.append(att[i][:, :, idx].sum(-1))  # [L, H]
+        att_lh = torch.stack(shares).mean(0) if shares else torch.zeros(att.shape[1], att.shape[2])
+        modal_answer = next((answers[i] for i, kk in zip(rows, keys) if kk == modal_key), "")
+        out.append({
+            "span": span, "position": position,
+            "kl": float(sum(kls[i] for i in rows) / n),
+            "entropy_drop": float(sum(base.entropy[i % n] - ent_w[i] for i in rows) / n),
+            "agreement": agree_w - base.agreement,
+            "flip": sum(flips) / n,
+            "attention_heads": att_lh.tolist(),
+            "attention": float(att_lh.max()),
+            "modal_answer": modal_answer, "modal_key": modal_key,
+            "examples": [{"prompt": users[i], "answer": answers[i], "before": base.answers[i % n]}
+                         for i, f in zip(rows, flips) if f][:4],
+        })
+    return out
 
 
 def measure(sm: ScanModel, spans: Sequence[str], base: PromptBaseline, positions: Sequence[str], k: int,
-            progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Features of every span at every position; per span, the position with the largest flip+KL."""
+            progress: Callable[[int], None] | None = None, chunk: int = 4) -> list[dict[str, Any]]:
+    """Features of every span at every position; per span, the position with the largest flip+KL.
+
+    Spans are measured ``chunk`` at a time so one batched call covers spans x positions x prompts.
+    """
     out = []
-    for span in spans:
-        per_pos = [measure_span(sm, span, base, pos, k) for pos in positions]
-        best = max(per_pos, key=lambda r: (r["flip"] + r["agreement"], r["kl"]))
-        best = dict(best, by_position={r["position"]: {f: r[f] for f in FEATURES} for r in per_pos})
-        out.append(best)
+    for c in range(0, len(spans), chunk):
+        group = list(spans[c:c + chunk])
+        jobs = [(s, p) for s in group for p in positions]
+        res = measure_spans(sm, jobs, base, k)
+        for gi, span in enumerate(group):
+            per_pos = res[gi * len(positions):(gi + 1) * len(positions)]
+            best = max(per_pos, key=lambda r: (r["flip"] + r["agreement"], r["kl"]))
+            best = dict(best, by_position={r["position"]: {f: r[f] for f in FEATURES} for r in per_pos})
+            out.append(best)
         if progress:
-            progress(1)
+            progress(len(group))
     return out
 
 
