@@ -68,3 +68,32 @@ def test_process_mode_serves_and_stops():
     finally:
         srv.stop()
     assert proc.poll() is not None  # the child really exited
+
+
+def test_process_server_exits_when_its_parent_is_killed():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    code = ("import os; from breakfix.testing import LoopbackServer; "
+            "s = LoopbackServer(process=True).start(); print(s._proc.pid, flush=True); os.kill(os.getpid(), 9)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    child = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        # A zombie is gone for our purposes: reaped by init, not serving.
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().split(")")[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, 9)
+        raise AssertionError("the loopback server outlived its killed parent")

@@ -33,6 +33,7 @@ A second, non-OpenAI endpoint serves the ``http`` target's tests: ``POST /app/ch
 import asyncio
 import collections
 import json
+import os
 import re
 import socket
 import subprocess
@@ -388,6 +389,13 @@ def _main(argv: list[str] | None = None) -> None:  # pragma: no cover - runs in 
     server = _uvicorn_server(build_app(_State(args.latency, reply)))
     sys.stdout.write(f"{sock.getsockname()[1]}\n")
     sys.stdout.flush()
+
+    def watch_parent() -> None:
+        # The parent holds our stdin open; EOF means it is gone (even after kill -9): exit with it.
+        sys.stdin.read()
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, daemon=True, name="parent-watch").start()
     server.run(sockets=[sock])
 
 
@@ -439,7 +447,7 @@ class LoopbackServer:
             # A fresh interpreter (not multiprocessing): nothing of the caller's __main__ is re-run.
             cmd = [sys.executable, "-m", "breakfix.testing._serve", "--latency", str(self.latency),
                    "--reply", json.dumps(_reply_ref(self._reply))]
-            self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             line = self._proc.stdout.readline() if self._proc.stdout else ""
             if not line.strip().isdigit():
                 self._proc.kill()
@@ -488,8 +496,9 @@ class LoopbackServer:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(5)
-            if self._proc.stdout:
-                self._proc.stdout.close()
+            for f in (self._proc.stdin, self._proc.stdout):
+                if f:
+                    f.close()
             self._proc = None
 
     def __enter__(self) -> "LoopbackServer":
