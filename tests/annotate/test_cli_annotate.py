@@ -114,3 +114,14 @@ def test_report_needs_numbers_one_line(tmp_path):
     res = _run("report", p, "-o", tmp_path / "r.html")
     assert res.exit_code == 2 and "the disagreement report needs numeric ratings" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()
+
+
+def test_export_labels_of_categories(tmp_path):
+    p = _write(tmp_path, "t.csv", "unit,rater,value,group\n1,A,safe,g\n1,B,unsafe,g\n2,A,safe,g\n2,B,safe,g\n")
+    out = tmp_path / "soft.jsonl"
+    res = _run("export-labels", p, "-o", out)
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(x) for x in out.read_text().splitlines()]
+    assert recs[0]["scale"] == ["safe", "unsafe"] and recs[0]["majority_tie"] and recs[1]["majority"] == "safe"
+    bad = _run("export-labels", p, "-o", out, "--pairs", tmp_path / "pairs.jsonl")
+    assert bad.exit_code == 2 and "preference pairs need numeric ratings" in bad.output

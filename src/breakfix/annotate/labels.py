@@ -81,7 +81,7 @@ def soft_labels(df: pd.DataFrame, scale: Sequence[Any] | None = None, factor: st
             "unit": unit, "factor": factor if factor is not None else (sub["factor"].iloc[0] if "factor" in sub else None),
             "category": sub["category"].iloc[0] if "category" in sub else None, "n_raters": n,
             "scale": [_py(p) for p in points], "counts": counts, "probs": probs,
-            "entropy_bits": float(-sum(p * math.log2(p) for p in probs if p > 0)),
+            "entropy_bits": float(-sum(p * math.log2(p) for p in probs if p > 0)) + 0.0,  # no "-0.0"
             "raters": {str(r): _py(v) for r, v in zip(sub["rater"], vals)},
             "majority": _py(modes[0]) if len(modes) == 1 else None, "majority_tie": len(modes) > 1,
             "modes": [_py(m) for m in modes],
@@ -171,6 +171,8 @@ def preference_pairs(df: pd.DataFrame, group_col: str | None = None, factor: str
         response text when a ``response`` column exists, else the unit ids.
     """
     gcol = _group_column(df, group_col)
+    if not pd.api.types.is_numeric_dtype(df["value"]):
+        raise LabelsError("preference pairs need numeric ratings to say which response is better")
     sub = df if factor is None else df[df["factor"] == factor]
     scores = sub.groupby(["unit", "rater"], sort=False)["value"].mean().unstack("rater")
     info = df.drop_duplicates("unit").set_index("unit")
