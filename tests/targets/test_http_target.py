@@ -121,3 +121,11 @@ async def test_env_reference_in_url_is_expanded_and_redacted(srv, monkeypatch):
     assert (await t2.send([user("x")])).text == "echo: x"
     await t.aclose()
     await t2.aclose()
+
+
+async def test_get_method_reads_json_and_stringifies_non_text_answers(srv):
+    t = HTTPTarget(url=srv.root_url + "/_control/stats", method="GET", response_path="by_status",
+                   body={"q": "{prompt}"})
+    r = await t.send([user("hello")])
+    assert r.error is None and r.text == "{}"  # a JSON object at the path comes back as JSON text
+    await t.aclose()
