@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html as html_lib
 import hashlib
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -166,9 +167,12 @@ def test_compressed_blocks_hold_the_same_attempts(store: Store, tmp_path: Path) 
     run_id = build_run(store)
     out = write_run_report(store, run_id, tmp_path / "r.html", compress=True)
     p = _parse(out)
-    index = next(t for a, t in p.scripts if a.get("id") == "bf-index")
-    idx = unpacked(index)
-    assert sorted(idx["id"]) == sorted(store.done_attempt_ids(run_id))
+    index = json.loads(next(t for a, t in p.scripts if a.get("id") == "bf-index"))  # always plain JSON
+    chunks = [unpacked(t) for a, t in p.scripts if a.get("class") == "bf-chunk"]
+    assert chunks and all(a.get("type") == "text/plain" for a, t in p.scripts if a.get("class") == "bf-chunk")
+    ids = sorted(store.done_attempt_ids(run_id))
+    assert sorted(index["id"]) == ids
+    assert sorted(d["id"] for c in chunks for d in c) == ids
 
 
 def test_unknown_run_is_a_clear_error(store: Store, tmp_path: Path) -> None:

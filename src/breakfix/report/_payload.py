@@ -8,10 +8,11 @@ At 100,000 attempts the report cannot render a DOM row per attempt, so attempts 
 * **detail chunks** of :data:`CHUNK` consecutive attempts with everything (conversation, full
   response, scores, the multi-turn tree), decoded only when an attempt in them is expanded.
 
-Each block is either JSON escaped for a ``<script type="application/json">`` element (``<``, ``>``,
-``&``, U+2028 and U+2029 as ``\\uXXXX``, so model output containing ``</script>`` cannot close the
-element) or, for large runs, gzip-compressed JSON in base64 (no ``<`` can occur at all) that the
-page inflates with the browser's ``DecompressionStream``.
+The index is JSON escaped for a ``<script type="application/json">`` element (``<``, ``>``, ``&``,
+U+2028 and U+2029 as ``\\uXXXX``, so model output containing ``</script>`` cannot close the
+element). Detail chunks are the same, or, for large runs, gzip-compressed JSON in base64 (no ``<``
+can occur at all) that the page inflates with the browser's ``DecompressionStream`` when an attempt
+of that chunk is first expanded.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 CHUNK = 250  # attempts per detail chunk: one expand decodes at most this many
-PROMPT_PREVIEW = 100  # characters of the sent prompt in the index
-RESPONSE_PREVIEW = 160  # characters of the response in the index
+PROMPT_PREVIEW = 80  # characters of the sent prompt in the index
+RESPONSE_PREVIEW = 120  # characters of the response in the index
 GZIP_LEVEL = 4  # 1..9: level 4 is ~2x faster than 6 for a few % more bytes on this data
 MAX_TEXT = 50_000  # characters of one text field in the details (the store keeps the full text)
 

@@ -119,7 +119,9 @@ def render_stream(context: dict[str, Any], payload: Payload, *, compress: bool, 
         **context,
         mode="gz" if compress else "json",
         # Already safe for a <script> body: script_json escapes <, >, &, U+2028/9; packed is base64.
-        index_block=Markup(encode(payload.index)),
+        # The index is always plain JSON: the first page needs it, and JSON.parse is several times
+        # faster than base64 + inflate + parse (see benchmarks/report_scale.py).
+        index_block=Markup(script_json(payload.index)),
         chunk_blocks=[Markup(c) for c in chunks],
         n_attempts=payload.n,
         css=Markup(css), js=Markup(js), csp=policy,
