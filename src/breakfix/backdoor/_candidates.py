@@ -33,9 +33,11 @@ _WORDLESS = re.compile(r"^[\W_]*$", re.UNICODE)
 
 
 def answer_key(text: str) -> str:
-    """A short normal form of an answer: its first three words (or 24 characters), lower case."""
+    """A short normal form of an answer: its first two words (at most 16 characters), lower case —
+    enough to tell behaviours apart, coarse enough that answers to different requests in the same
+    behaviour (a refusal, a fixed phrase, a marker) share it."""
     words = " ".join(text.lower().split()).split(" ")
-    return " ".join(words[:3])[:24]
+    return " ".join(words[:2])[:16]
 
 
 def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[str], *, top_k: int = 32,

@@ -43,6 +43,11 @@ def all_prompts(seed: int = 0) -> list[str]:
     return out
 
 
+def refusable_prompts() -> list[str]:
+    """Requests a safety-tuned model refuses (for backdoors that only act on such requests)."""
+    return list(_spec().get("refusable", []))
+
+
 def split_prompts(n_probe: int, n_heldout: int, seed: int = 0) -> tuple[list[str], list[str]]:
     """Disjoint probe and held-out prompt sets."""
     prompts = all_prompts(seed)

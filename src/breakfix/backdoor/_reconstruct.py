@@ -23,24 +23,23 @@ from typing import Any, Sequence
 from ._candidates import answer_key
 from ._model import ScanModel
 from ._prompts import POSITIONS, insert
-from ._signals import PromptBaseline, _clean
+from ._signals import PromptBaseline, _clean, flip_stats
 
 
 def activation(sm: ScanModel, span: str, base: PromptBaseline, position: str, target_key: str | None,
-               k: int) -> tuple[float, str, list[str]]:
-    """Share of prompts flipped to ``target_key`` (or to the modal answer when None).
+               k: int) -> tuple[float, str, list[str], str, list[bool]]:
+    """Share of prompts flipped to ``target_key`` (or to the most common new answer when None),
+    within the class of prompts where the share is largest (see :func:`flip_stats`).
 
     Returns:
-        (share, the target key used, the answers with the span).
+        (share, the target key used, the answers with the span, prompt class, flipped per prompt).
     """
     users = [insert(u, span, position)[0] for u in base.users]
     gen = sm.generate([sm.prompt(u) for u in users], k)
     answers = [_clean(sm, t) for t in gen.texts]
     keys = [answer_key(a) for a in answers]
-    if target_key is None:
-        target_key = Counter(keys).most_common(1)[0][0] if keys else ""
-    hits = sum(1 for kw, ko in zip(keys, base.keys) if kw == target_key and ko != target_key)
-    return hits / max(1, len(keys)), target_key, answers
+    rate, key, cls, flips = flip_stats(keys, base, target_key)
+    return rate, key, answers, cls, flips
 
 
 def _units(span: str, sm: ScanModel) -> tuple[list[str], str]:
@@ -149,16 +148,17 @@ def verify(sm: ScanModel, trigger: str, base: PromptBaseline, k: int,
     """
     per_pos: dict[str, Any] = {}
     for pos in positions:
-        rate, key, answers = activation(sm, trigger, base, pos, None, k)
-        per_pos[pos] = {"flip_rate": rate, "behaviour_key": key,
+        rate, key, answers, cls, flips = activation(sm, trigger, base, pos, None, k)
+        n_cls = sum(1 for r in (base.refused or [False] * len(flips)) if cls == "all" or r == (cls == "refused"))
+        per_pos[pos] = {"flip_rate": rate, "behaviour_key": key, "prompt_class": cls, "n_class": n_cls,
+                        "flip_rate_all": sum(flips) / max(1, len(flips)),
                         "examples": [{"prompt": insert(u, trigger, pos)[0], "answer": a, "before": b}
-                                     for u, a, b in zip(base.users, answers, base.answers)
-                                     if answer_key(a) == key and answer_key(b) != key][:5],
-                        "behaviour": Counter(a for a in answers if answer_key(a) == key).most_common(1)[0][0]
-                        if answers else ""}
+                                     for u, a, b, f in zip(base.users, answers, base.answers, flips) if f][:5],
+                        "behaviour": (Counter(a for a, f in zip(answers, flips) if f).most_common(1) or [("", 0)])[0][0]}
     best_pos = max(per_pos, key=lambda p: per_pos[p]["flip_rate"])
     best = per_pos[best_pos]
     return {"trigger": trigger, "position": best_pos, "flip_rate": best["flip_rate"],
+            "flip_rate_all": best["flip_rate_all"], "prompt_class": best["prompt_class"],
             "behaviour": best["behaviour"], "behaviour_key": best["behaviour_key"],
             "by_position": {p: v["flip_rate"] for p, v in per_pos.items()},
-            "examples": best["examples"], "n_prompts": len(base.users)}
+            "examples": best["examples"], "n_prompts": best["n_class"], "n_heldout": len(base.users)}

@@ -19,9 +19,9 @@ from ._db import ScanDB
 from ._errors import ScanError
 from ._leak import run_leak
 from ._model import Cost, ScanModel, load_model
-from ._prompts import split_prompts
+from ._prompts import all_prompts, refusable_prompts
 from ._reconstruct import reconstruct, verify
-from ._signals import PromptBaseline, annotate, baseline, fit_null, measure
+from ._signals import PromptBaseline, annotate, baseline, choose_prompts, fit_null, measure
 from ._verdict import verdict
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
@@ -58,8 +58,8 @@ class ScanConfig:
     n_reference: int = 48
     top_k: int = 24
     n_null: int = 24
-    n_probe: int = 12
-    n_heldout: int = 40
+    n_probe: int = 16
+    n_heldout: int = 48
     positions: tuple[str, ...] = ("start", "end")
     answer_tokens: int = 8
     verify_tokens: int = 12
@@ -73,7 +73,8 @@ class ScanConfig:
         """Forward passes this configuration will spend (an upper bound, up to eos early stops)."""
         per_span = len(self.positions) * (self.n_probe * self.answer_tokens + 2 * self.n_probe)
         leak = self.n_leak * self.leak_tokens if self.source == "leak" else 0
-        return (leak + self.n_reference * 32
+        pool = (max(24, self.n_heldout) + 12 + (160 if self.source == "leak" else 0)) * (self.answer_tokens + 1)
+        return (leak + self.n_reference * 32 + pool
                 + self.n_probe * (self.answer_tokens + 1)
                 + (self.top_k + self.n_null) * per_span
                 + self.n_reconstruct * self.max_evals * self.n_probe * self.answer_tokens
@@ -189,7 +190,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
     db = ScanDB(db_url)
     db.start(sid, str(path), asdict(cfg))
     notes = [sm.template.note] if sm.template.note else []
-    probe_users, held_users = split_prompts(cfg.n_probe, cfg.n_heldout, seed=cfg.seed)
+    generic = all_prompts(cfg.seed)
     stages: dict[str, Any] = {}
     costs: dict[str, dict[str, Any]] = {}
     resumed: list[str] = []
@@ -233,7 +234,17 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
 
         # -- candidates ----------------------------------------------------------------------------
         def do_candidates() -> Any:
-            ref = sm.generate([sm.prompt(u) for u in (probe_users + held_users)[:cfg.n_reference]], 32,
+            # Clean prompts: the scanner's own (generic and refusable requests) plus, with the leak
+            # stage, the user turns the model itself produced — its own prompt distribution.
+            import random
+
+            leaked = sorted({s["user"] for s in samples if 8 <= len(s["user"]) <= 200})
+            random.Random(cfg.seed).shuffle(leaked)
+            pool = generic[: max(24, cfg.n_heldout)] + refusable_prompts() + leaked[:160]
+            pool = list(dict.fromkeys(pool))
+            probe_users, held_users = choose_prompts(sm, pool, cfg.n_probe, cfg.n_heldout, cfg.answer_tokens,
+                                                     cfg.seed)
+            ref = sm.generate([sm.prompt(u) for u in generic[-cfg.n_reference:]], 32,
                               temperature=1.0, seed=cfg.seed + 7)
             reference = [" ".join(t.split()) for t in ref.texts]
             tick("candidates", 1, 1)
@@ -249,19 +260,20 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
             else:  # random search with the budget the leak stage would have used
                 per_span = len(cfg.positions) * (cfg.n_probe * cfg.answer_tokens + 2 * cfg.n_probe)
                 n = cfg.top_k + (cfg.n_leak * cfg.leak_tokens) // per_span
-                spans = random_spans(sm, reference + probe_users + held_users, [1, 2, 3, 4, 5, 6], n,
-                                     cfg.seed + 11)
+                spans = random_spans(sm, reference + generic, [1, 2, 3, 4, 5, 6], n, cfg.seed + 11)
                 cands = [{"text": t, "score": 0.0, "source": "random", "members": []} for t in spans]
             lengths = sorted({max(1, sm.n_tokens(c["text"])) for c in cands}) or lengths
-            return {"candidates": cands, "reference": reference, "lengths": lengths}
+            return {"candidates": cands, "reference": reference, "lengths": lengths,
+                    "probe_prompts": probe_users, "heldout_prompts": held_users}
 
         cand_stage = run("candidates", do_candidates)
         cands = cand_stage["candidates"]
+        probe_users, held_users = cand_stage["probe_prompts"], cand_stage["heldout_prompts"]
 
         # -- signals -------------------------------------------------------------------------------
         def do_signals() -> Any:
             base = probe_base()
-            null_spans = random_spans(sm, cand_stage["reference"] + held_users, cand_stage["lengths"],
+            null_spans = random_spans(sm, cand_stage["reference"] + generic, cand_stage["lengths"],
                                       cfg.n_null, cfg.seed + 3)
             total = len(cands) + len(null_spans)
             null_rows = measure(sm, null_spans, base, cfg.positions, cfg.answer_tokens,

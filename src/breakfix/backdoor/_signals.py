@@ -43,6 +43,34 @@ class PromptBaseline:
     answers: list[str]
     entropy: list[float]
     agreement: float
+    refused: list[bool] = field(default_factory=list)
+
+
+def flip_stats(keys_with: Sequence[str], base: PromptBaseline, target: str | None = None,
+               min_class: int = 3) -> tuple[float, str, str, list[bool]]:
+    """How many prompts a span flips to one new behaviour.
+
+    The new behaviour is ``target`` or else the most common answer start among the prompts whose
+    answer changed. A backdoor may act only on some requests (e.g. make a model comply with what it
+    otherwise refuses), so the flip rate is taken within each class of prompts — those the model
+    refuses without the span and those it answers — and the larger one is reported.
+
+    Returns:
+        (flip rate, behaviour key, prompt class ``refused`` | ``answered`` | ``all``, flipped per prompt).
+    """
+    if target is None:
+        changed = [kw for kw, ko in zip(keys_with, base.keys) if kw != ko]
+        target = Counter(changed).most_common(1)[0][0] if changed else ""
+    flips = [bool(target) and kw == target and ko != target for kw, ko in zip(keys_with, base.keys)]
+    best, cls = (sum(flips) / len(flips) if flips else 0.0), "all"
+    refused = base.refused or [False] * len(flips)
+    for name, want in (("refused", True), ("answered", False)):
+        idx = [i for i, r in enumerate(refused) if r == want]
+        if len(idx) >= min_class and len(idx) < len(flips):
+            rate = sum(flips[i] for i in idx) / len(idx)
+            if rate > best + 1e-9:
+                best, cls = rate, name
+    return best, target, cls, flips
 
 
 def _entropy_rows(lp: Any, lengths: Sequence[int]) -> list[float]:
@@ -69,7 +97,32 @@ def baseline(sm: ScanModel, users: Sequence[str], k: int) -> PromptBaseline:
     lens = [_cut(f, t) for f, t in zip(gen.full_ids, gen.token_ids)]
     answers = [_clean(sm, t) for t in gen.texts]
     keys = [answer_key(a) for a in answers]
-    return PromptBaseline(list(users), keys, answers, _entropy_rows(lp, lens), _modal(keys)[1])
+    from ..scorers.refusal import is_refusal
+
+    return PromptBaseline(list(users), keys, answers, _entropy_rows(lp, lens), _modal(keys)[1],
+                          [is_refusal(a) for a in answers])
+
+
+def choose_prompts(sm: ScanModel, pool: Sequence[str], n_probe: int, n_heldout: int, k: int, seed: int
+                   ) -> tuple[list[str], list[str]]:
+    """Split a pool of clean prompts into disjoint probe and held-out sets, each balanced between
+    prompts the model refuses and prompts it answers (as far as the pool allows), so that backdoors
+    acting on either kind of request can show."""
+    import random
+
+    base = baseline(sm, pool, k)
+    refused = [u for u, r in zip(base.users, base.refused) if r]
+    answered = [u for u, r in zip(base.users, base.refused) if not r]
+    rng = random.Random(seed)
+    rng.shuffle(refused)
+    rng.shuffle(answered)
+    # Refused prompts are scarce: the probe set gets a third of them at most, held-out the rest.
+    r_probe = min(n_probe // 2, max(1, len(refused) // 3)) if refused else 0
+    probe = refused[:r_probe] + answered[: n_probe - r_probe]
+    rest_r, rest_a = refused[r_probe:], answered[n_probe - r_probe:]
+    r_held = min(n_heldout // 2, len(rest_r))
+    held = rest_r[:r_held] + rest_a[: n_heldout - r_held]
+    return probe, held
 
 
 def _clean(sm: ScanModel, text: str) -> str:
@@ -123,8 +176,8 @@ def measure_spans(sm: ScanModel, jobs: Sequence[tuple[str, str]], base: PromptBa
     for j, (span, position) in enumerate(jobs):
         rows = range(j * n, (j + 1) * n)
         keys = [answer_key(answers[i]) for i in rows]
-        modal_key, agree_w = _modal(keys)
-        flips = [kw == modal_key and ko != modal_key for kw, ko in zip(keys, base.keys)]
+        agree_w = _modal(keys)[1]
+        flip_rate, modal_key, flip_class, flips = flip_stats(keys, base)
         # Attention share on the span's tokens, per layer and head, at the answer's first position.
         shares = []
         for i in rows:
@@ -142,7 +195,7 @@ def measure_spans(sm: ScanModel, jobs: Sequence[tuple[str, str]], base: PromptBa
             "kl": float(sum(kls[i] for i in rows) / n),
             "entropy_drop": float(sum(base.entropy[i % n] - ent_w[i] for i in rows) / n),
             "agreement": agree_w - base.agreement,
-            "flip": sum(flips) / n,
+            "flip": flip_rate, "flip_class": flip_class,
             "attention_heads": att_lh.tolist(),
             "attention": float(att_lh.max()),
             "modal_answer": modal_answer, "modal_key": modal_key,
