@@ -125,3 +125,14 @@ def test_export_labels_of_categories(tmp_path):
     assert recs[0]["scale"] == ["safe", "unsafe"] and recs[0]["majority_tie"] and recs[1]["majority"] == "safe"
     bad = _run("export-labels", p, "-o", out, "--pairs", tmp_path / "pairs.jsonl")
     assert bad.exit_code == 2 and "preference pairs need numeric ratings" in bad.output
+
+
+def test_stats_json_matches_published_values(tmp_path):
+    expected = json.loads((REF.parent / "expected.json").read_text())["krippendorff2011"]["expected"]
+    out = tmp_path / "s.jsonl"
+    res = _run("stats", REF, "--n-boot", "50", "--json", out)
+    assert res.exit_code == 0, res.output
+    rows = {(r["group"], r["name"]): r for r in map(json.loads, out.read_text().splitlines())}
+    for level in ("nominal", "ordinal", "interval", "ratio"):
+        r = rows[("Krippendorff's α", level)]
+        assert abs(r["value"] - expected[f"alpha_{level}"]) < 1e-9 and r["lo"] <= r["value"] <= r["hi"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -45,7 +47,8 @@ def stats_cmd(file: Path = typer.Argument(..., help="Ratings: long (unit,rater,v
               factor: Optional[str] = typer.Option(None, help="Only this rubric factor."),
               level: Optional[str] = typer.Option(None, help=LEVEL_HELP),
               n_boot: int = typer.Option(1000, help="Bootstrap resamples for the confidence intervals."),
-              seed: int = typer.Option(0, help="Random seed of the bootstrap.")) -> None:
+              seed: int = typer.Option(0, help="Random seed of the bootstrap."),
+              json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics as JSON lines.")) -> None:
     """Print every reliability statistic with its 95 % CI, per rubric factor."""
     from rich.console import Console
     from rich.progress import Progress
@@ -59,6 +62,7 @@ def stats_cmd(file: Path = typer.Argument(..., help="Ratings: long (unit,rater,v
     if level is not None:
         require_numeric(r, level)
     console = Console()
+    records = []
     for f in r.factors:
         sub = r.df[r.df["factor"] == f]
         m = rating_matrix(sub)
@@ -80,6 +84,7 @@ def stats_cmd(file: Path = typer.Argument(..., help="Ratings: long (unit,rater,v
             for row in summarise(data, raters, numeric=numeric, levels=levels, n_boot=n_boot, seed=seed):
                 rows.append(row)
                 progress.advance(task)
+        records.extend({"factor": f, **dataclasses.asdict(row)} for row in rows)
         last = None
         for row in rows:
             group, last = ("" if row.group == last else row.group), row.group
@@ -88,6 +93,9 @@ def stats_cmd(file: Path = typer.Argument(..., help="Ratings: long (unit,rater,v
             else:
                 table.add_row(group, row.name, _fmt(row.value), f"[{_fmt(row.lo)}, {_fmt(row.hi)}]", row.detail)
         console.print(table)
+    if json_out is not None:
+        json_out.write_text("".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records), encoding="utf-8")
+        console.print(f"wrote {len(records)} statistics to {json_out}")
 
 
 @annotate_app.command("report")
