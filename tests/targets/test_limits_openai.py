@@ -234,3 +234,16 @@ def test_full_jitter_backoff_is_uniform_under_a_growing_cap():
         waits = [lim.backoff(retry) for _ in range(400)]
         assert 0 <= min(waits) and max(waits) <= cap
         assert max(waits) > 0.9 * cap and min(waits) < 0.1 * cap  # spread over the whole range
+
+
+async def test_azure_style_query_and_key_header(srv, monkeypatch):
+    monkeypatch.setenv("BREAKFIX_AZURE_KEY", "az-0123456789abcdef")
+    t = oa(srv, query={"api-version": "2024-10-21"}, headers={"api-key": "${BREAKFIX_AZURE_KEY}"})
+    r = await t.send([user("hi")])
+    assert r.error is None
+    last = srv.stats()["last_request"]
+    assert last["query"] == "api-version=2024-10-21"
+    assert last["headers"]["api-key"] == "az-0123456789abcdef" and "authorization" not in last["headers"]
+    assert "az-0123456789abcdef" not in str(t.describe()) and "az-0123456789abcdef" not in str(vars(t))
+    assert t.redact("bad key az-0123456789abcdef") == f"bad key {REDACTED}"
+    await t.aclose()

@@ -1,7 +1,7 @@
 """The ``openai`` target: any OpenAI-compatible chat-completions endpoint.
 
-Covers OpenAI, Azure OpenAI (``/openai/deployments/...`` style base URLs with an ``api-key``
-header via ``headers``), vLLM, Ollama, llama.cpp server, LM Studio and others that implement
+Covers OpenAI, Azure OpenAI (a ``.../openai/deployments/NAME`` base URL, ``query:
+{api-version: ...}`` and ``headers: {api-key: "${AZURE_OPENAI_KEY}"}``), vLLM, Ollama, llama.cpp server, LM Studio and others that implement
 ``POST {base_url}/chat/completions`` (the OpenAI API reference, "Create chat completion").
 
 The API key is read from the environment variable named by ``api_key_env`` at request time: it is
@@ -40,6 +40,7 @@ class OpenAITarget(Target):
         headers: extra request headers (e.g. Azure's ``api-version`` routing); values may use
             ``${ENV}`` references, expanded per request and redacted like the key.
         extra_body: extra JSON fields merged into every request.
+        query: query-string parameters of every request (Azure's ``api-version``).
         name: label of this target in results (default: the model name).
         max_concurrency, rpm, max_retries, timeout_s, backoff_s: the shared limits layer.
     """
@@ -48,7 +49,8 @@ class OpenAITarget(Target):
                  temperature: float | None = None, max_tokens: int | None = None, top_p: float | None = None,
                  seed: int | None = None, stop: list[str] | str | None = None, logprobs: bool = False,
                  top_logprobs: int | None = None, headers: dict[str, str] | None = None,
-                 extra_body: dict[str, Any] | None = None, name: str | None = None,
+                 extra_body: dict[str, Any] | None = None, query: dict[str, str] | None = None,
+                 name: str | None = None,
                  max_concurrency: int = 16, rpm: float | None = None, max_retries: int = 3,
                  timeout_s: float | None = 60.0, backoff_s: float = 0.5) -> None:
         if not isinstance(model, str) or not model:
@@ -71,6 +73,7 @@ class OpenAITarget(Target):
             self.params["logprobs"] = True
         self.header_templates = dict(headers or {})
         self.extra_body = dict(extra_body or {})
+        self.query = {str(k): str(v) for k, v in (query or {}).items()}
         self.name = name or model
         self.init_limits(max_concurrency=max_concurrency, rpm=rpm, max_retries=max_retries,
                          timeout_s=timeout_s, backoff_s=backoff_s)
@@ -100,7 +103,8 @@ class OpenAITarget(Target):
     def describe(self) -> dict[str, Any]:
         return {"type": "openai", "name": self.name, "model": self.model, "base_url": self.base_url,
                 "api_key_env": self.api_key_env, "params": dict(self.params),
-                "headers": dict(self.header_templates), "limits": self.limits.as_dict()}
+                "headers": dict(self.header_templates), "query": dict(self.query),
+                "limits": self.limits.as_dict()}
 
     # -- the request ---------------------------------------------------------------------------
     def body(self, conversation: Conversation, **kw: Any) -> dict[str, Any]:
@@ -120,7 +124,8 @@ class OpenAITarget(Target):
     async def _send(self, conversation: Conversation, **kw: Any) -> Response:
         client = self._pool.get()
         t0 = time.perf_counter()
-        resp = await client.post(self.url, json=self.body(conversation, **kw), headers=self._headers())
+        resp = await client.post(self.url, json=self.body(conversation, **kw), headers=self._headers(),
+                                 params=self.query or None)
         latency = time.perf_counter() - t0
         raise_for_status(resp)
         return parse_chat_completion(read_json(resp, "openai target"), latency)

@@ -90,6 +90,7 @@ class _State:
         self.inflight = 0
         self.max_inflight = 0
         self.auth_seen = 0
+        self.last_request: dict[str, Any] = {}  # query and headers of the last chat completion
 
     def next_behaviour(self) -> str:
         return self.script.popleft() if self.script else "ok"
@@ -110,6 +111,7 @@ class _State:
             "max_inflight": self.max_inflight,
             "inflight": self.inflight,
             "auth_seen": self.auth_seen,
+            "last_request": self.last_request,
             "pending_script": list(self.script),
         }
 
@@ -198,6 +200,8 @@ async def _raw_chat(state: _State, scope: dict[str, Any], receive: Any, send: An
     """
     auth = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
     behaviour = _begin(state, bool(auth))
+    state.last_request = {"query": scope.get("query_string", b"").decode("latin-1"),
+                          "headers": {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}}
     try:
         chunks = []
         more = True
