@@ -40,6 +40,12 @@ def resolve(store: Any, ref: str) -> Any:
     return run
 
 
+def out_console() -> Console:
+    """stdout console; when piped or captured, wide enough that ids and names are not wrapped."""
+    con = Console()
+    return con if con.is_terminal else Console(width=160)
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -86,7 +92,7 @@ def register(app: typer.Typer) -> None:
         if outcome.status == "interrupted":
             err_console.print(Text(f"interrupted: {line}; run the same command again to resume"))
             raise typer.Exit(130)
-        Console().print(Text(f"{outcome.status}: {line}"))
+        out_console().print(Text(f"{outcome.status}: {line}"))
 
     @app.command("runs")
     @one_line_errors
@@ -106,7 +112,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(Text(r.id), Text(r.name), Text(r.status), str(r.attempts),
                           "-" if r.planned is None else str(r.planned), str(r.errors), str(r.successes),
                           r.updated_at.strftime("%m-%d %H:%M"))
-        Console().print(table)
+        out_console().print(table)
 
     @app.command("show")
     @one_line_errors
@@ -124,7 +130,7 @@ def register(app: typer.Typer) -> None:
             errors = st.error_counts(info.id, limit=5)
         finally:
             st.close()
-        con = Console()
+        con = out_console()
         head = Table(title=Text(f"run {info.id} ({info.name})"), show_header=False)
         head.add_column("field", style="bold")
         head.add_column("value")
@@ -197,7 +203,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(Text(spec.name), Text(spec.type), Text("ok" if ok else "FAILED", style="green" if ok else "red"),
                           f"{resp.latency_s * 1000:.0f} ms", str(resp.retries),
                           Text((resp.text if ok else str(resp.error))[:160]))
-        Console().print(table)
+        out_console().print(table)
         if bad:
             raise typer.Exit(1)
 
