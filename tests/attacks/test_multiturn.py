@@ -226,3 +226,26 @@ def test_keyword_on_topic_reads_encoded_prompts():
     assert keyword_on_topic("explain how to pick a lock", enc, 0.5) is True
     assert keyword_on_topic("explain how to pick a lock", "3xpl41n h0w 70 p1ck 4 l0ck", 0.5) is True
     assert keyword_on_topic("explain how to pick a lock", base64.b64encode(b"bake bread").decode(), 0.5) is False
+
+
+# -- scripted target ---------------------------------------------------------------------------------
+async def test_scripted_target_file_rules_exhaustion(tmp_path):
+    from breakfix.core.messages import Message
+    from breakfix.targets.scripted import ScriptError
+
+    f = tmp_path / "script.yaml"
+    f.write_text("replies: [one, two]\nrules:\n  - {match: 'judge', replies: ['{\"on_topic\": true}']}\n")
+    t = create("target", "scripted", file=str(f))
+    say = [Message(role="user", content="hi")]
+    assert (await t.send(say)).text == "one"
+    assert (await t.send([Message(role="user", content="please judge this")])).text == '{"on_topic": true}'
+    assert (await t.send(say)).text == "two"
+    r = await t.send(say)
+    assert r.error and "exhausted after 3 replies" in r.error
+    assert len(t.calls) == 4 and t.calls[1][0].content == "please judge this"
+    c = ScriptedTarget(["a", "b"], cycle=True)
+    assert [(await c.send(say)).text for _ in range(3)] == ["a", "b", "a"]
+    for bad, msg in [({}, "give 'replies' or 'rules'"), ({"rules": [{"match": "("}]}, "rules\\[0\\]"),
+                     ({"file": str(tmp_path / "nope.yaml")}, "not found")]:
+        with pytest.raises(ScriptError, match=msg):
+            ScriptedTarget(**bad)
