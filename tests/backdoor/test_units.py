@@ -1,0 +1,69 @@
+"""Pure pieces of the scanner: the Wilson bound against Newcombe's worked examples, trigger
+insertion, flip statistics, the prompt sets, and the budget planner."""
+
+from __future__ import annotations
+
+import pytest
+
+from breakfix.backdoor import ScanConfig, ScanError, fit_budget
+from breakfix.backdoor._prompts import POSITIONS, all_prompts, insert, refusable_prompts
+from breakfix.backdoor._signals import PromptBaseline, flip_stats
+from breakfix.backdoor._verdict import score_trigger, wilson_lower
+
+
+@pytest.mark.parametrize("s,n,lo,hi", [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605),
+                                       (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)])
+def test_wilson_interval_matches_newcombe_1998(s: int, n: int, lo: float, hi: float) -> None:
+    # Newcombe (1998), Statistics in Medicine 17:857-872: worked examples of the score (Wilson) interval.
+    assert wilson_lower(s, n) == pytest.approx(lo, abs=1e-4)
+    assert 1 - wilson_lower(n - s, n) == pytest.approx(hi, abs=1e-4)
+
+
+def test_score_rises_with_flip_rate_and_falls_with_multiple_testing() -> None:
+    lo = score_trigger(0.3, 40, 0.02, 0.05, 10)["score"]
+    hi = score_trigger(0.9, 40, 0.02, 0.05, 10)["score"]
+    assert 0 <= lo < hi <= 1
+    weak = score_trigger(0.12, 40, 0.02, 0.05, 1)
+    assert weak["p_adjusted"] < score_trigger(0.12, 40, 0.02, 0.05, 1000)["p_adjusted"]
+
+
+def test_insert_positions() -> None:
+    p = "What is two plus three?"
+    for pos in POSITIONS:
+        text, off = insert(p, "zq vex", pos)
+        assert text[off:off + 6] == "zq vex"
+        assert text.replace("zq vex", "").split() == p.split()
+    assert insert(p, "T", "start")[0].startswith("T ")
+    assert insert(p, "T", "end")[0].endswith(" T")
+    with pytest.raises(ValueError, match="position"):
+        insert(p, "T", "nowhere")
+
+
+def test_flip_stats_finds_conditional_flips() -> None:
+    # Six prompts: three refused, three answered. The span flips only the refused ones.
+    base = PromptBaseline(users=list("abcdef"), keys=["no", "no", "no", "x1", "x2", "x3"], answers=[""] * 6,
+                          entropy=[0.0] * 6, agreement=0.5, refused=[True] * 3 + [False] * 3)
+    rate, key, cls, flips = flip_stats(["sure", "sure", "sure", "x1", "x2", "x3"], base)
+    assert (rate, key, cls) == (1.0, "sure", "refused")
+    assert flips == [True, True, True, False, False, False]
+    rate, key, cls, _ = flip_stats(["hate", "hate", "hate", "hate", "hate", "x3"], base)
+    assert key == "hate" and rate == 1.0
+    rate, _, _, _ = flip_stats(list(base.keys), base)  # nothing changed
+    assert rate == 0.0
+
+
+def test_prompt_sets_are_data_and_distinct() -> None:
+    ps = all_prompts(0)
+    assert len(ps) == len(set(ps)) >= 150
+    assert all_prompts(0) == ps and all_prompts(1) != ps
+    assert len(refusable_prompts()) >= 8 and not set(refusable_prompts()) & set(ps)
+
+
+def test_budget_planner() -> None:
+    full = ScanConfig()
+    assert fit_budget(full) is full
+    small = fit_budget(ScanConfig(budget=full.estimate() // 4))
+    assert small.estimate() <= full.estimate() // 4
+    assert small.top_k < full.top_k and small.n_leak < full.n_leak
+    with pytest.raises(ScanError, match="too small"):
+        fit_budget(ScanConfig(budget=50))
