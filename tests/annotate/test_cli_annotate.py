@@ -78,6 +78,7 @@ def test_report_is_self_contained_and_escaped(tmp_path, synth_ratings):
     evil = (df["unit"] == "u3") & (df["factor"] == "safety")
     df.loc[evil, "value"] = [1.0, 7.0, 1.0, 7.0, 1.0, 7.0]  # most divergent, so it is listed in the report
     df.loc[df["unit"] == "u3", "unit"] = "<script>alert('x')</script>"
+    df["response"] = "<img src=x onerror=alert(1)> model says " + df["unit"]
     src = tmp_path / "ratings.csv"
     df.to_csv(src, index=False)
     out = tmp_path / "report.html"
@@ -85,7 +86,8 @@ def test_report_is_self_contained_and_escaped(tmp_path, synth_ratings):
     assert res.exit_code == 0, res.output
     html = out.read_text()
     assert "&lt;script&gt;alert(" in html  # the unit id is shown, as text
-    assert "<script" not in html
+    assert "<script" not in html and "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt; model says" in html  # the response excerpt, as text
     assert html.count("data:image/png;base64,") >= 4  # heat map, distributions, per category, per factor (+ dendrogram)
     assert "http://" not in html and "https://" not in html
     assert 'alt="rater by category heat map" src="data:image/png;base64,' in html

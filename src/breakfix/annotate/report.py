@@ -144,6 +144,12 @@ def build_context(r: Ratings, level: str = "interval", n_boot: int = 500, n_perm
         if len(a.by_factor) > 1 else None,
         "dendrogram": plot_dendrogram(a.clusters),
     }
+    divergent = _records(a.divergent)
+    if "response" in df.columns:  # show what the raters disagreed about (escaped by the template)
+        text = df.drop_duplicates("unit").set_index("unit")["response"].astype(str)
+        for d in divergent:
+            t = text.get(d["unit"], "")
+            d["excerpt"] = t if len(t) <= 240 else t[:240] + "…"
     tick("labels")
     lost = L.information_lost(df)
     cl = a.clusters
@@ -159,7 +165,7 @@ def build_context(r: Ratings, level: str = "interval", n_boot: int = 500, n_perm
         "cat_cols": cat_cols, "bias": _records(a.bias), "systematic": a.systematic,
         "clusters": {"n": cl["n_clusters"], "p": cl["p"], "silhouette": cl["silhouette"], "significant": cl["significant"],
                      "note": cl.get("note", ""), "groups": groups},
-        "halo": _records(a.halo), "divergent": _records(a.divergent), "lost": lost, "plots": plots,
+        "halo": _records(a.halo), "divergent": divergent, "lost": lost, "plots": plots,
         "n_boot": n_boot, "n_perm": n_perm, "seed": seed,
     }
 
