@@ -23,3 +23,7 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) breakfix.db report.html
+
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine_throughput.py
