@@ -110,6 +110,8 @@ def test_report_tables_show_the_runs_numbers(store: Store, tmp_path: Path) -> No
     assert re.search(r'id="sum-attempts">11<', html)
     assert re.search(r'id="sum-success">50\.0%<', html)
     assert re.search(r'id="sum-errors">1<', html)
+    # attempts were stamped T0 .. T0+31 s (earlier than the run record): the span of the attempts
+    assert re.search(r'id="sum-duration">31\.00 s<', html)
     assert p.tables["target-table"][1] == ["safe-model", "11", "1", "50.0%", "50.0%", "1.50 s"]  # 16.5 s / 11
     slow = p.tables["slowest-table"]
     assert slow[1][0] == "b64-2" and slow[2][0] == "cresc-1"  # 9.5 s, then 3.0 s

@@ -74,11 +74,13 @@ def _secs(v: float | None) -> str:
 
 
 def _duration(run: Any, summary: dict[str, Any]) -> float | None:
-    start = run.created_at or summary.get("first_at")
+    """From the run's start (or its first attempt, if earlier: attempts imported with their own
+    timestamps) to its last attempt."""
+    starts = [t for t in (run.created_at, summary.get("first_at")) if t is not None]
     end = summary.get("last_at") or run.updated_at
-    if start is None or end is None:
+    if not starts or end is None:
         return None
-    return max(0.0, (end - start).total_seconds())
+    return max(0.0, (end - min(starts)).total_seconds())
 
 
 def gather(store: Store, run_id: str) -> dict[str, Any]:
