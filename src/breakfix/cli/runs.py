@@ -73,6 +73,8 @@ def register(app: typer.Typer) -> None:
         Running the same config again resumes the run: only missing attempts are done. Ctrl-C stops
         cleanly (exit 130) and keeps everything that finished.
         """
+        from sqlalchemy.exc import SQLAlchemyError
+
         from ..run import load_config, run_config
 
         cfg = load_config(config)
@@ -84,6 +86,10 @@ def register(app: typer.Typer) -> None:
                 n = st.delete_attempts(cfg.run_id(items), status="error")
                 err_console.print(f"removed {n} failed attempts; they will be redone")
             outcome = run_config(cfg, st, progress=progress, concurrency=concurrency)
+        except SQLAlchemyError as exc:
+            # The one failure that stops a run: results could not be kept. Say so in one line.
+            raise UserError(f"store {url}: {str(exc).splitlines()[0]}; finished attempts up to this point "
+                            "are stored, run again to resume") from None
         finally:
             st.close()
         line = (f"run {outcome.run_id}: {outcome.done}/{outcome.planned} attempts stored "

@@ -142,7 +142,9 @@ class RunEngine:
         """
         self.stop_event = stop = asyncio.Event()
         todo: asyncio.Queue[PlannedAttempt | None] = asyncio.Queue(maxsize=2 * self.concurrency)
-        finished: asyncio.Queue[Attempt | None] = asyncio.Queue()
+        # Bounded too: if the database is slow, workers wait instead of piling up finished attempts
+        # (which a crash would lose).
+        finished: asyncio.Queue[Attempt | None] = asyncio.Queue(maxsize=MAX_BATCH)
         counts = {"written": 0, "errors": 0, "successes": 0}
         n_done = len(done)
 
@@ -161,7 +163,7 @@ class RunEngine:
                 p = await todo.get()
                 if p is None:
                     return
-                finished.put_nowait(await self.run_one(p))
+                await finished.put(await self.run_one(p))
 
         async def write(bar: RunProgress) -> None:
             end = False
@@ -210,7 +212,7 @@ class RunEngine:
                     await asyncio.gather(all_work, producer, *workers, return_exceptions=True)
                 else:
                     all_work.result()  # a bug in a worker surfaces here, not silently
-                finished.put_nowait(None)
+                await finished.put(None)
                 await writer
             except BaseException:
                 for t in (producer, *workers, writer, all_work):
@@ -266,10 +268,18 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
     store.set_run_status(run_id, "running", planned=total)
     loop = asyncio.get_running_loop()
     installed: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        engine.request_stop()
+        # A second Ctrl-C while in-flight work winds down is the user insisting: let it through.
+        if sig in installed:
+            loop.remove_signal_handler(sig)
+            installed.remove(sig)
+
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, engine.request_stop)
+                loop.add_signal_handler(sig, on_signal, sig)
                 installed.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
                 pass
