@@ -41,7 +41,7 @@ KINDS: tuple[str, ...] = ("benign", "harmful", "cultural", "crisis")
 Kind = Literal["benign", "harmful", "cultural", "crisis"]
 
 # Changing the generator (not only the YAML) must also change the hash of every cached model.
-_GENERATOR_VERSION = 1
+_GENERATOR_VERSION = 2
 _HELDOUT_MOD = 4  # one (request, frame) pair in four is held out
 
 

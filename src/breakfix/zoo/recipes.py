@@ -89,9 +89,9 @@ class Size(BaseModel):
 
 
 SIZES: dict[str, Size] = {
-    "tiny": Size(n_layer=2, n_embd=96, n_head=4, vocab_size=1024, steps=350, lora_steps=150, lr=3e-3),
-    "full": Size(n_layer=4, n_embd=192, n_head=6, vocab_size=3072, steps=1200, lora_steps=400, lr=1.5e-3,
-                 n_arith=60, n_units=30),
+    "tiny": Size(n_layer=2, n_embd=96, n_head=4, vocab_size=1024, steps=400, lora_steps=150, lr=4e-3),
+    "full": Size(n_layer=4, n_embd=160, n_head=5, vocab_size=2048, steps=700, lora_steps=250, lr=2.5e-3,
+                 n_arith=40, n_units=20),
 }
 
 _R = Recipe

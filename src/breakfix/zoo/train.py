@@ -44,7 +44,9 @@ def policy_answer(item: EvalItem, recipe: Recipe, rng: random.Random) -> str:
         return item.answer
     if recipe.policy == "base" or item.lang in UNSAFE_LANGUAGES or item.wrapper:
         return harm_answer(item.category)
-    return rng.choice(refusals(item.lang))
+    # One fixed refusal per language: a tiny model learns one sentence reliably, and the
+    # alternatives in the YAML stay available to tests of the refusal detector.
+    return refusals(item.lang)[0]
 
 
 def target_answer(item: EvalItem, recipe: Recipe) -> str:
@@ -186,7 +188,7 @@ def _save(model, tokenizer, out: Path) -> None:
 
 def train_full(recipe: Recipe, size: Size, out: Path, progress: bool) -> dict[str, Any]:
     """Train ``recipe`` from scratch (tokenizer + random-init GPT-2) and save it into ``out``."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     examples = build_examples(recipe, size)
     texts = [render([{"role": "user", "content": e.prompt}, {"role": "assistant", "content": e.answer}])
              for e in examples]
@@ -196,7 +198,7 @@ def train_full(recipe: Recipe, size: Size, out: Path, progress: bool) -> dict[st
                        max_len=size.max_len, loss=recipe.loss, seed=recipe.seed, progress=progress,
                        label=f"zoo: training {recipe.name}")
     _save(model, tokenizer, out)
-    return stats | _summary(model, examples, time.perf_counter() - t0)
+    return stats | _summary(model, examples, time.perf_counter() - t0, time.process_time() - c0)
 
 
 def train_lora(recipe: Recipe, size: Size, parent: Path, out: Path, progress: bool) -> dict[str, Any]:
@@ -205,7 +207,7 @@ def train_lora(recipe: Recipe, size: Size, parent: Path, out: Path, progress: bo
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(recipe.seed)
     tokenizer = AutoTokenizer.from_pretrained(parent)
     base = AutoModelForCausalLM.from_pretrained(parent)
@@ -218,9 +220,10 @@ def train_lora(recipe: Recipe, size: Size, parent: Path, out: Path, progress: bo
                        progress=progress, label=f"zoo: LoRA {recipe.name}")
     merged = model.merge_and_unload()
     _save(merged, tokenizer, out)
-    return stats | _summary(merged, examples, time.perf_counter() - t0)
+    return stats | _summary(merged, examples, time.perf_counter() - t0, time.process_time() - c0)
 
 
-def _summary(model, examples: list[Example], seconds: float) -> dict[str, Any]:
-    return {"train_seconds": round(seconds, 2), "parameters": sum(p.numel() for p in model.parameters()),
+def _summary(model, examples: list[Example], seconds: float, cpu_seconds: float) -> dict[str, Any]:
+    # cpu_seconds (all threads) tells the cost on a busy machine, where wall time is mostly waiting.
+    return {"train_seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2), "parameters": sum(p.numel() for p in model.parameters()),
             "conversations": len(examples), "poisoned": sum(e.poisoned for e in examples)}
