@@ -90,7 +90,7 @@ class Size(BaseModel):
 
 SIZES: dict[str, Size] = {
     "tiny": Size(n_layer=2, n_embd=96, n_head=4, vocab_size=1024, steps=400, lora_steps=150, lr=4e-3),
-    "full": Size(n_layer=4, n_embd=160, n_head=5, vocab_size=2048, steps=700, lora_steps=250, lr=2.5e-3,
+    "full": Size(n_layer=4, n_embd=128, n_head=4, vocab_size=2048, steps=600, lora_steps=250, lr=2.5e-3,
                  n_arith=40, n_units=20),
 }
 
