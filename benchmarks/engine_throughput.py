@@ -4,7 +4,8 @@ For each concurrency (1, 16, 64, 256) it runs N attempts through the FULL engine
 `openai` target with its limits layer → substring scorer → SQLite store on a temp file, every
 attempt committed) and, as the ceiling on this machine, the same N requests with a bare httpx
 client at the same concurrency against the same server. The server runs in its own process so
-it does not share a GIL with the client.
+it does not share a GIL with the client. The bare client is measured with one connection pool and
+with pools of 8 (as the ``openai`` target shards them); the better of the two is the ceiling.
 
 Ideal throughput is concurrency / latency (capped by N / latency when N < concurrency); the figure
 that matters is the engine's share of it. The issue's target: >= 80 % of ideal at concurrency 64.
@@ -35,33 +36,42 @@ from breakfix.testing.loopback import LoopbackServer
 LATENCY = 0.02
 
 
-def n_for(concurrency: int, quick: bool) -> int:
-    # Enough attempts for ~2-3 s of ideal run time at each level (ramp-up is then negligible).
+def n_for(concurrency: int, quick: bool, cap: int) -> int:
+    # Enough attempts for ~2-3 s of ideal run time at each level (ramp-up is then negligible), but
+    # never more than `cap` (at 256 in flight the ideal is 12,800/s; no 2-core machine gets there).
     seconds = 1.0 if quick else 2.5
-    return max(50, int(seconds * concurrency / LATENCY))
+    return min(cap, max(50, int(seconds * concurrency / LATENCY)))
 
 
 def ideal_rate(concurrency: int, n: int) -> float:
     return min(concurrency, n) / LATENCY
 
 
-async def bare_httpx(base_url: str, concurrency: int, n: int) -> tuple[float, float]:
-    """Attempts/s of the simplest possible client (c workers posting chat completions), and its
-    CPU seconds per request."""
+async def bare_httpx(base_url: str, concurrency: int, n: int, shard: int | None = None) -> tuple[float, float]:
+    """Attempts/s of the simplest client (c workers posting chat completions) and its CPU seconds
+    per request. ``shard``: split the connections over pools of at most that many (what the
+    ``openai`` target does, because httpcore scans its whole pool per request); ``None``: one pool."""
     body = {"model": "m", "messages": [{"role": "user", "content": "harmful request"}]}
     url = base_url.rstrip("/") + "/chat/completions"
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    per = concurrency if shard is None else min(shard, concurrency)
+    n_clients = -(-concurrency // per)
+    clients = [httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=per, max_keepalive_connections=per))
+               for _ in range(n_clients)]
+    try:
         todo = iter(range(n))
 
-        async def worker() -> None:
+        async def worker(k: int) -> None:
+            client = clients[k % n_clients]
             for _ in todo:
                 r = await client.post(url, json=body)
                 r.json()
 
         t0, c0 = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
         return n / (time.perf_counter() - t0), (time.process_time() - c0) / n
+    finally:
+        for c in clients:
+            await c.aclose()
 
 
 async def engine(base_url: str, concurrency: int, n: int, db: Path) -> tuple[float, float, float]:
@@ -93,17 +103,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64, 256])
     ap.add_argument("--quick", action="store_true", help="fewer attempts per level")
+    ap.add_argument("--max-n", type=int, default=8000, help="at most this many attempts per level")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "engine_throughput.json")
     args = ap.parse_args()
 
     rows = []
     with LoopbackServer(latency=LATENCY, process=True) as srv, tempfile.TemporaryDirectory() as tmp:
         for c in args.concurrency:
-            n = n_for(c, args.quick)
+            n = n_for(c, args.quick, args.max_n)
             ideal = ideal_rate(c, n)
-            bare, bare_cpu = asyncio.run(bare_httpx(srv.base_url, c, n))
+            one_pool, one_cpu = asyncio.run(bare_httpx(srv.base_url, c, n))
+            bare, bare_cpu = asyncio.run(bare_httpx(srv.base_url, c, n, shard=8))
+            if one_pool > bare:
+                bare, bare_cpu = one_pool, one_cpu
             eng_wall, eng_exec, eng_cpu = asyncio.run(engine(srv.base_url, c, n, Path(tmp) / f"c{c}.db"))
             row = {"concurrency": c, "n": n, "ideal_per_s": ideal, "bare_httpx_per_s": bare,
+                   "bare_httpx_one_pool_per_s": one_pool,
                    "bare_cpu_ms_per_request": bare_cpu * 1000, "engine_cpu_ms_per_attempt": eng_cpu * 1000,
                    "engine_per_s": eng_wall, "engine_exec_per_s": eng_exec,
                    "bare_ratio": bare / ideal, "engine_ratio": eng_wall / ideal,

@@ -264,7 +264,9 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
     stored = store.done_attempt_ids(run_id)
     # Only ids of this plan count as done (a stored attempt from an older plugin version whose id
     # changed is kept but redone).
-    done = {p.id for p in iter_plan(cfg, items, run_id, components.attacks, components.chains)} & stored
+    done: set[str] = set()
+    if stored:  # a fresh run skips this pass over the plan (hashing every id twice)
+        done = {p.id for p in iter_plan(cfg, items, run_id, components.attacks, components.chains)} & stored
     store.set_run_status(run_id, "running", planned=total)
     loop = asyncio.get_running_loop()
     installed: list[int] = []
