@@ -18,6 +18,9 @@ def test_interrupted_training_leaves_no_model(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(train_mod, "train_full", boom)
+    stale = model_dir(get_recipe("safe"), "tiny", tmp_path)
+    stale.parent.mkdir(parents=True)
+    (stale.parent / f".tmp-{stale.name}-killed").mkdir()  # left by a SIGKILLed run
     with pytest.raises(KeyboardInterrupt):
         ensure_model("safe", size="tiny", progress=False, cache_dir=tmp_path)
     zoo = tmp_path / "zoo"

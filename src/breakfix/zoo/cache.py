@@ -98,6 +98,9 @@ def ensure_model(name: str | Recipe, *, size: str = "full", progress: bool = Tru
             return final
         from . import train
 
+        # Holding the lock, any temporary directory of this model is from a killed run: drop it.
+        for stale in final.parent.glob(f".tmp-{final.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
         try:
             if parent is None:
