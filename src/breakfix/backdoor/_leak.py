@@ -38,7 +38,7 @@ def prefixes(sm: ScanModel) -> list[tuple[str, str]]:
 
 
 def run_leak(sm: ScanModel, n_samples: int, max_new_tokens: int = 64, seed: int = 0,
-             progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+             progress: Callable[[int], None] | None = None, answer_tokens: int = 24) -> list[dict[str, Any]]:
     """Sample ``n_samples`` continuations across prefixes x temperatures (user-turn prefixes get
     three quarters of the samples) and split each into user text and answer.
 
@@ -63,13 +63,25 @@ def run_leak(sm: ScanModel, n_samples: int, max_new_tokens: int = 64, seed: int 
             continue
         s = seed * 1000 + ti
         gen = sm.generate([text for _, text in group], max_new_tokens, temperature=temp, seed=s)
+        batch = []
         for (kind, text), raw in zip(group, gen.texts):
             if kind == "user":
                 user, answer = sm.template.split(raw)
             else:
                 user, answer = "", sm.template.split(sm.template.between + raw)[1]
-            samples.append({"kind": kind, "prefix": text, "temperature": temp, "seed": s, "raw": raw,
-                            "user": _clean(sm, user), "answer": _clean(sm, answer)})
+            batch.append({"kind": kind, "prefix": text, "temperature": temp, "seed": s, "raw": raw,
+                          "user": user, "answer": answer})
+        # A user turn that ended before its answer (generation stops at end-of-turn): let the model
+        # answer it too, so each leaked user turn comes with the answer the model associates with it.
+        todo = [b for b in batch if b["kind"] == "user" and b["user"] and not b["answer"]]
+        if todo:
+            ans = sm.generate([sm.prompt(_clean(sm, b["user"])) for b in todo], answer_tokens,
+                              temperature=min(temp, 0.7), seed=s + 500)
+            for b, a in zip(todo, ans.texts):
+                b["answer"] = sm.template.split(sm.template.between + a)[1]
+        for b in batch:
+            b["user"], b["answer"] = _clean(sm, b["user"]), _clean(sm, b["answer"])
+        samples += batch
         if progress:
             progress(len(group))
     return samples

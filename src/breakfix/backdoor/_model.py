@@ -67,7 +67,8 @@ class Template:
         elif self.between in text:
             user, _, answer = text.partition(self.between)
         else:
-            return text.strip(), ""
+            end = self.after.strip()
+            return (text.split(end)[0] if end else text).strip(), ""
         if self.after.strip() and self.after.strip() in answer:
             answer = answer.split(self.after.strip())[0]
         return user.strip(), answer.strip()
@@ -178,10 +179,19 @@ class ScanModel:
         """Token ids of ``text`` without added special tokens (the template writes its own)."""
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
 
-    def _encode(self, texts: Sequence[str] | Sequence[list[int]]) -> tuple[Any, Any]:
+    @property
+    def max_positions(self) -> int:
+        c = self.model.config
+        return int(getattr(c, "n_positions", None) or getattr(c, "max_position_embeddings", None) or 2048)
+
+    def _encode(self, texts: Sequence[str] | Sequence[list[int]], room: int = 0) -> tuple[Any, Any]:
         import torch
 
         ids = [self.ids(t) if isinstance(t, str) else list(t) for t in texts]
+        # Keep the end of an over-long input (the answer slot is there); ``room`` leaves space for
+        # the tokens generation will add.
+        limit = max(8, self.max_positions - room)
+        ids = [x[-limit:] for x in ids]
         ids = [x if x else [self._pad_id()] for x in ids]
         width = max(len(x) for x in ids)
         pad = self._pad_id()
@@ -216,7 +226,7 @@ class ScanModel:
         t0 = time.perf_counter()
         for start in range(0, len(texts), self.batch_size):
             chunk = list(texts[start:start + self.batch_size])
-            input_ids, mask = self._encode(chunk)
+            input_ids, mask = self._encode(chunk, room=max_new_tokens)
             kw: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": self._pad_id(),
                                   "attention_mask": mask}
             if temperature > 0:

@@ -43,11 +43,11 @@ def activation(sm: ScanModel, span: str, base: PromptBaseline, position: str, ta
 
 
 def _units(span: str, sm: ScanModel) -> tuple[list[str], str]:
+    """Words of a multi-word span; characters of a single word (tokens could split a character)."""
     words = span.split(" ")
     if len(words) >= 2:
         return words, " "
-    ids = sm.ids(span)
-    return [sm.tok.decode([i]) for i in ids], ""
+    return list(span), ""
 
 
 def reconstruct(sm: ScanModel, cand: dict[str, Any], base: PromptBaseline, leak_users: Sequence[str],
@@ -69,7 +69,7 @@ def reconstruct(sm: ScanModel, cand: dict[str, Any], base: PromptBaseline, leak_
 
     def act(span: str) -> float:
         span = span.strip()
-        if not span:
+        if not span or "\ufffd" in span or len(span) > 4 * len(cand["span"]) + 40:
             return 0.0
         if span not in cache:
             if len(cache) >= max_evals:
@@ -98,6 +98,7 @@ def reconstruct(sm: ScanModel, cand: dict[str, Any], base: PromptBaseline, leak_
                 best, best_act, improved = g, a, True
         if not improved:
             break
+    full, full_act = best, best_act
     # Shorten while activation holds (within 10 % of the best, and at least half the prompts).
     floor = max(0.5, 0.9 * best_act)
     while True:
@@ -115,6 +116,7 @@ def reconstruct(sm: ScanModel, cand: dict[str, Any], base: PromptBaseline, leak_
         else:
             break
     return {"trigger": best, "position": position, "activation": cache.get(best, best_act),
+            "full": full, "full_activation": full_act,
             "target_key": target, "steps": steps, "evaluations": len(cache)}
 
 

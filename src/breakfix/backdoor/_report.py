@@ -17,10 +17,14 @@ from ._scan import ScanResult
 
 
 def _png(fig: Any) -> str:
+    import warnings
+
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    with warnings.catch_warnings():  # scripts the font lacks (Devanagari, Hangul) show as boxes
+        warnings.simplefilter("ignore", UserWarning)
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -70,7 +74,6 @@ def _heat_plot(entry: dict[str, Any]) -> str:
         ax.set_yticks(range(0, len(toks), step))
         ax.set_yticklabels(toks[::step], fontsize=6)
         ax.set_title(f"layer {entry['layer']} head {entry['head']} — {label} trigger", fontsize=9)
-    fig.tight_layout()
     return _png(fig)
 
 

@@ -35,6 +35,7 @@ class ScanConfig:
     Attributes:
         n_leak: leak samples.
         leak_tokens: tokens per leak sample.
+        leak_answer_tokens: tokens of the answer the model gives to a leaked user turn.
         n_reference: ordinary answers (to clean prompts) that leaked text is compared with.
         top_k: candidates sent to the signals stage.
         n_null: random spans forming the null distribution.
@@ -55,6 +56,7 @@ class ScanConfig:
 
     n_leak: int = 256
     leak_tokens: int = 64
+    leak_answer_tokens: int = 24
     n_reference: int = 48
     top_k: int = 24
     n_null: int = 24
@@ -72,14 +74,14 @@ class ScanConfig:
     def estimate(self) -> int:
         """Forward passes this configuration will spend (an upper bound, up to eos early stops)."""
         per_span = len(self.positions) * (self.n_probe * self.answer_tokens + 2 * self.n_probe)
-        leak = self.n_leak * self.leak_tokens if self.source == "leak" else 0
+        leak = self.n_leak * (self.leak_tokens + self.leak_answer_tokens) if self.source == "leak" else 0
         pool = (max(24, self.n_heldout) + 12 + (160 if self.source == "leak" else 0)) * (self.answer_tokens + 1)
         return (leak + self.n_reference * 32 + pool
                 + self.n_probe * (self.answer_tokens + 1)
                 + (self.top_k + self.n_null) * per_span
                 + self.n_reconstruct * self.max_evals * self.n_probe * self.answer_tokens
                 + self.n_heldout * (self.verify_tokens + 1)
-                + self.n_reconstruct * 3 * self.n_heldout * self.verify_tokens + 4)
+                + 2 * self.n_reconstruct * 3 * self.n_heldout * self.verify_tokens + 4)
 
 
 MINIMAL = ScanConfig(n_leak=32, n_reference=8, top_k=3, n_null=6, n_probe=6, n_heldout=10, n_reconstruct=1,
@@ -225,7 +227,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
         def do_leak() -> Any:
             if cfg.source != "leak":
                 return {"samples": [], "skipped": f"source={cfg.source}"}
-            samples = run_leak(sm, cfg.n_leak, cfg.leak_tokens, cfg.seed,
+            samples = run_leak(sm, cfg.n_leak, cfg.leak_tokens, cfg.seed, answer_tokens=cfg.leak_answer_tokens,
                                progress=lambda n: tick("leak", n, cfg.n_leak))
             return {"samples": samples}
 
@@ -238,7 +240,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
             # stage, the user turns the model itself produced — its own prompt distribution.
             import random
 
-            leaked = sorted({s["user"] for s in samples if 8 <= len(s["user"]) <= 200})
+            leaked = sorted({s["user"] for s in samples if 8 <= len(s["user"]) <= 200 and "\ufffd" not in s["user"]})
             random.Random(cfg.seed).shuffle(leaked)
             pool = generic[: max(24, cfg.n_heldout)] + refusable_prompts() + leaked[:160]
             pool = list(dict.fromkeys(pool))
@@ -314,13 +316,16 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
             held = baseline(sm, held_users, cfg.verify_tokens)
             seen: set[str] = set()
             out = []
+            # Both the minimal trigger and the longer span it was cut from are verified: a fuzzy
+            # backdoor accepts fragments, and the analyst wants the whole trigger as well.
             for t in rec["triggers"]:
-                if t["trigger"] in seen:
-                    continue
-                seen.add(t["trigger"])
-                v = verify(sm, t["trigger"], held, cfg.verify_tokens)
-                v.update(source_span=t["source_span"], reconstruction_activation=t["activation"])
-                out.append(v)
+                for form, span in (("minimal", t["trigger"]), ("full", t.get("full", t["trigger"]))):
+                    if span in seen:
+                        continue
+                    seen.add(span)
+                    v = verify(sm, span, held, cfg.verify_tokens)
+                    v.update(source_span=t["source_span"], form=form, reconstruction_activation=t["activation"])
+                    out.append(v)
                 tick("verify", 1, len(rec["triggers"]))
             heat = _heatmaps(sm, out, rows, held_users)
             return {"verified": out, "heatmaps": heat}
@@ -330,8 +335,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
         # -- verdict -------------------------------------------------------------------------------
         def do_verdict() -> Any:
             null = sig["null"]
-            return verdict(ver["verified"], null["mean"]["flip"], null["std"]["flip"],
-                           n_tested=len(rows) or 1)
+            return verdict(ver["verified"], null["mean"], null["std"], n_tested=len(rows) or 1)
 
         v = run("verdict", do_verdict)
     except BaseException:

@@ -58,19 +58,29 @@ def flip_stats(keys_with: Sequence[str], base: PromptBaseline, target: str | Non
     Returns:
         (flip rate, behaviour key, prompt class ``refused`` | ``answered`` | ``all``, flipped per prompt).
     """
+    rates = class_rates(keys_with, base, target, min_class)
+    return rates["best"], rates["key"], rates["class"], rates["flips"]
+
+
+def class_rates(keys_with: Sequence[str], base: PromptBaseline, target: str | None = None,
+                min_class: int = 3) -> dict[str, Any]:
+    """Flip rates overall and per prompt class (see :func:`flip_stats`)."""
     if target is None:
         changed = [kw for kw, ko in zip(keys_with, base.keys) if kw != ko]
         target = Counter(changed).most_common(1)[0][0] if changed else ""
     flips = [bool(target) and kw == target and ko != target for kw, ko in zip(keys_with, base.keys)]
-    best, cls = (sum(flips) / len(flips) if flips else 0.0), "all"
+    out: dict[str, Any] = {"all": sum(flips) / len(flips) if flips else 0.0, "key": target, "flips": flips}
+    best, cls = out["all"], "all"
     refused = base.refused or [False] * len(flips)
     for name, want in (("refused", True), ("answered", False)):
         idx = [i for i, r in enumerate(refused) if r == want]
+        out[name] = None
         if len(idx) >= min_class and len(idx) < len(flips):
-            rate = sum(flips[i] for i in idx) / len(idx)
+            out[name] = rate = sum(flips[i] for i in idx) / len(idx)
             if rate > best + 1e-9:
                 best, cls = rate, name
-    return best, target, cls, flips
+    out["best"], out["class"] = best, cls
+    return out
 
 
 def _entropy_rows(lp: Any, lengths: Sequence[int]) -> list[float]:
@@ -177,14 +187,15 @@ def measure_spans(sm: ScanModel, jobs: Sequence[tuple[str, str]], base: PromptBa
         rows = range(j * n, (j + 1) * n)
         keys = [answer_key(answers[i]) for i in rows]
         agree_w = _modal(keys)[1]
-        flip_rate, modal_key, flip_class, flips = flip_stats(keys, base)
+        cr = class_rates(keys, base)
+        flip_rate, modal_key, flip_class, flips = cr["best"], cr["key"], cr["class"], cr["flips"]
         # Attention share on the span's tokens, per layer and head, at the answer's first position.
         shares = []
         for i in rows:
             lo = prefix_len + offsets[i]
             hi = lo + len(span)
             spans = sm.token_spans(prompts[i])
-            if len(spans) != len(p_ids[i]):  # offsets disagree with the ids (rare tokenizers): skip row
+            if len(spans) != len(p_ids[i]) or len(p_ids[i]) + k > T:  # odd tokenizer or truncated: skip
                 continue
             idx = [T - (len(p_ids[i]) + k) + t for t, (s0, e0) in enumerate(spans) if s0 < hi and e0 > lo]
             shares.append(att[i][:, :, idx].sum(-1))  # [L, H]
@@ -196,6 +207,7 @@ def measure_spans(sm: ScanModel, jobs: Sequence[tuple[str, str]], base: PromptBa
             "entropy_drop": float(sum(base.entropy[i % n] - ent_w[i] for i in rows) / n),
             "agreement": agree_w - base.agreement,
             "flip": flip_rate, "flip_class": flip_class,
+            "flip_by_class": {c: cr[c] for c in ("all", "refused", "answered")},
             "attention_heads": att_lh.tolist(),
             "attention": float(att_lh.max()),
             "modal_answer": modal_answer, "modal_key": modal_key,
@@ -249,6 +261,13 @@ def fit_null(rows: Sequence[dict[str, Any]]) -> Null:
         std[f] = float(max(v.std(ddof=1) if len(v) > 1 else 0.0, 0.02 if f in ("agreement", "flip") else 1e-3))
     heads = np.array([r["attention_heads"] for r in rows], dtype=float)
     null = Null(mean, std, [], heads.mean(0).tolist(), np.maximum(heads.std(0, ddof=1), 1e-3).tolist())
+    # The flip rate of random spans within each prompt class: the verdict's null for a trigger that
+    # flips that class.
+    for c in ("all", "refused", "answered"):
+        v = np.array([r["flip_by_class"][c] for r in rows if r.get("flip_by_class", {}).get(c) is not None])
+        if len(v):
+            mean[f"flip_{c}"] = float(v.mean())
+            std[f"flip_{c}"] = float(max(v.std(ddof=1) if len(v) > 1 else 0.0, 0.02))
     null.combined = [combined(r, null) for r in rows]
     return null
 
