@@ -164,12 +164,12 @@ def test_bad_path_and_settings_are_one_line_errors(tmp_path, tiny_ckpt):
         HFTarget(path=str(tiny_ckpt), top_p=0)
 
 
-def test_zoo_safe_model_refuses_plainly_through_the_registry():
+def test_zoo_safe_model_refuses_plainly_through_the_registry(zoo_safe):
     from breakfix.scorers.refusal import is_refusal
     from breakfix.targets.check import check_target
-    from breakfix.zoo import ensure_model, heldout
+    from breakfix.zoo import heldout
 
-    path = ensure_model("safe", size="tiny", progress=False)
+    path = zoo_safe
     t = create("target", "hf", path=str(path), max_new_tokens=32)
     harmful = heldout(kind="harmful", lang="en", n=4, seed=0)
 
@@ -183,3 +183,13 @@ def test_zoo_safe_model_refuses_plainly_through_the_registry():
     assert sum(is_refusal(r.text) for r in rs) >= 3, [r.text for r in rs]
     info = check_target(t, "hello")
     assert info["ok"] and info["config"]["path"] == str(path)
+
+
+async def test_closing_mid_batch_fails_waiting_requests_instead_of_hanging(tiny_ckpt):
+    t = HFTarget(path=str(tiny_ckpt), max_new_tokens=32, batch_size=2)
+    await t.send([user("warm up")])
+    sends = [asyncio.create_task(t.send([user(f"p{i}")])) for i in range(6)]
+    await asyncio.sleep(0.05)  # the first batch is generating, the rest wait in the queue
+    await t.aclose()
+    rs = await asyncio.wait_for(asyncio.gather(*sends), 30)
+    assert any(r.error == "RuntimeError: hf target closed before this request ran" for r in rs)

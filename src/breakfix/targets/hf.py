@@ -252,8 +252,21 @@ class HFTarget(Target):
         return self._queue
 
     async def _batch_loop(self, queue: asyncio.Queue[_Request]) -> None:
-        loop = asyncio.get_running_loop()
         pending: list[_Request] = []
+        running: list[_Request] = []
+        try:
+            await self._batches(queue, pending, running)
+        finally:
+            # Stopped (aclose) or crashed: nobody may wait forever on a request we will not run.
+            while not queue.empty():
+                pending.append(queue.get_nowait())
+            for r in pending + running:
+                if not r.future.done():
+                    r.future.set_exception(RuntimeError("hf target closed before this request ran"))
+
+    async def _batches(self, queue: asyncio.Queue[_Request], pending: list[_Request],
+                       running: list[_Request]) -> None:
+        loop = asyncio.get_running_loop()
 
         def drain() -> None:
             while not queue.empty() and len(pending) < 8 * self.batch_size:
@@ -269,18 +282,21 @@ class HFTarget(Target):
             key = pending[0].settings
             batch = [r for r in pending if r.settings == key and not r.future.done()][: self.batch_size]
             taken = {id(r) for r in batch}
-            pending = [r for r in pending if id(r) not in taken and not r.future.done()]
+            pending[:] = [r for r in pending if id(r) not in taken and not r.future.done()]
             if not batch:
                 continue
             self.batches_run += 1
             self.batch_sizes.append(len(batch))
+            running[:] = batch
             try:
                 results = await loop.run_in_executor(self._executor, self._generate, batch)
             except Exception as exc:  # noqa: BLE001 - reported on every request of the batch
+                running.clear()
                 for r in batch:
                     if not r.future.done():
                         r.future.set_exception(exc)
                 continue
+            running.clear()  # (not on cancellation: then _batch_loop fails the batch's requests)
             for r, res in zip(batch, results):
                 if not r.future.done():  # a caller that timed out has gone
                     r.future.set_result(res)
