@@ -247,3 +247,25 @@ async def test_azure_style_query_and_key_header(srv, monkeypatch):
     assert "az-0123456789abcdef" not in str(t.describe()) and "az-0123456789abcdef" not in str(vars(t))
     assert t.redact("bad key az-0123456789abcdef") == f"bad key {REDACTED}"
     await t.aclose()
+
+
+async def test_rate_limiter_slots_are_spaced_exactly_under_contention():
+    from breakfix.targets.limits import RateLimiter
+
+    rl = RateLimiter(rpm=6000)  # 10 ms slots
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    got = []
+
+    async def one():
+        await rl.acquire()
+        got.append(loop.time())
+
+    await asyncio.gather(*(one() for _ in range(64)))
+    got.sort()
+    # Sleeps never end early, so slot k is never taken before start + k * 10 ms.
+    assert all(g - start >= k * 0.010 - 1e-6 for k, g in enumerate(got))
+    rl.pause_until(loop.time() + 0.2)  # a Retry-After pause holds the next slot back
+    t0 = loop.time()
+    await rl.acquire()
+    assert loop.time() - t0 >= 0.2 - 1e-3
