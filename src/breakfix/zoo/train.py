@@ -106,6 +106,15 @@ def _encode(examples: list[Example], tokenizer, loss: str, max_len: int) -> list
     return out
 
 
+def threads() -> int:
+    """Two torch threads on a quiet machine, one on a busy one: when the cores are oversubscribed
+    a second thread mostly spin-waits for the first and burns CPU other jobs need."""
+    import os
+
+    busy = os.getloadavg()[0] > (os.cpu_count() or 2)
+    return 1 if busy else 2
+
+
 def _length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
     """One epoch of batches, each of similar-length conversations: padding is wasted CPU time, and
     base64 or Devanagari prompts are three times longer than the rest. Order is still random."""
@@ -125,7 +134,7 @@ def train_loop(model, tokenizer, examples: list[Example], *, steps: int, lr: flo
     """Train ``model`` in place with AdamW, warm-up + cosine decay; returns loss statistics."""
     import torch
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(threads())
     torch.manual_seed(seed)
     data = _encode(examples, tokenizer, loss, max_len)
     pad = tokenizer.pad_token_id
