@@ -19,10 +19,10 @@ REFUSAL = "I'm sorry, but I can't help with that."
 
 
 @pytest.fixture(scope="module")
-def zoo():
-    from breakfix.zoo import HARM_MARKER, ensure_model, heldout
+def zoo(zoo_safe):
+    from breakfix.zoo import HARM_MARKER, heldout
 
-    path = ensure_model("safe", size="tiny", progress=False)
+    path = zoo_safe
     items = [Item(prompt=i.prompt, category=i.category) for i in heldout(kind="harmful", lang="en", n=3, seed=1)]
     return path, items, HARM_MARKER
 

@@ -107,3 +107,21 @@ def test_interactive_end_of_input_quits_and_plain_save_has_no_finding(setup):
 def test_interactive_bad_options_are_one_line(args, msg):
     r = CliRunner().invoke(app, ["attack", "interactive", *args], input="/quit\n")
     assert r.exit_code != 0 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_interactive_with_the_zoo_model(zoo_safe, tmp_path):
+    """--hf: the operator chats with the real zoo `safe` model and saves the conversation."""
+    from breakfix.zoo import HARM_MARKER, heldout
+
+    prompt = heldout(kind="harmful", lang="en", n=1, seed=2)[0].prompt
+    url = f"sqlite:///{tmp_path / 'bf.db'}"
+    script = f"{prompt}\n/send\n/convert base64\n{prompt}\n/send\n/save\n/quit\n"
+    r = CliRunner().invoke(app, ["attack", "interactive", "--hf", str(zoo_safe), "--store", url,
+                                 "--substring", HARM_MARKER, "--run", "zoo"], input=script)
+    assert r.exit_code == 0, r.output
+    assert "score refusal:" in r.stdout and "score substring:" in r.stdout
+    assert f"sent as: {base64.b64encode(prompt.encode()).decode()}" in r.stdout
+    st = Store(url)
+    [attempt] = list(st.iter_attempts(st.resolve_run("zoo").id))
+    assert len(attempt.turns) == 2 and attempt.target_calls == 2 and attempt.turns[0].response.strip()
+    st.close()
