@@ -556,6 +556,9 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         # A writer thread and the engine's loop use the store at once.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    # JSON columns serialise with default=str, so a datetime or a Path in attempt metadata is stored
+    # as text instead of failing the write — and rows need no JSON round trip before the insert.
+    kwargs["json_serializer"] = _json_dumps
     engine = create_engine(url, **kwargs)
     if is_sqlite:
         @event.listens_for(engine, "connect")
@@ -596,6 +599,10 @@ def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
         yield seq[i:i + n]
 
 
+def _json_dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str, ensure_ascii=False)
+
+
 def _jsonable(obj: Any) -> Any:
     """Round-trip through JSON so a JSON column never meets a datetime or a set."""
     return json.loads(json.dumps(obj, default=str, ensure_ascii=False))
@@ -630,17 +637,17 @@ def _attempt_row(a: Attempt) -> dict[str, Any]:
         "success": any(s.label == "success" for s in a.scores),
         "refused": any(s.label == "refusal" for s in a.scores),
         "conversation": [m.model_dump(mode="json") for m in a.conversation],
-        "response": _jsonable(rest),
+        "response": rest,  # from model_dump(mode="json"): JSON-safe already
         "turns": [t.model_dump(mode="json") for t in a.turns],
         "converter_list": list(a.converters),
-        "metadata": _jsonable(md),
+        "metadata": md,
         "created_at": a.created_at,
     }
 
 
 def _score_row(attempt_id: str, run_id: str, s: Score) -> dict[str, Any]:
     return {"attempt_id": attempt_id, "run_id": run_id, "scorer": s.scorer, "scorer_version": str(s.scorer_version),
-            "label": s.label, "value": s.value, "rationale": s.rationale, "metadata": _jsonable(s.metadata)}
+            "label": s.label, "value": s.value, "rationale": s.rationale, "metadata": s.metadata}
 
 
 def _scores_for(conn: Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
