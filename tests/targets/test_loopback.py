@@ -97,3 +97,13 @@ def test_process_server_exits_when_its_parent_is_killed():
     else:
         os.kill(child, 9)
         raise AssertionError("the loopback server outlived its killed parent")
+
+
+def test_a_raising_reply_function_is_a_500_with_its_message():
+    def broken(messages):
+        raise KeyError("nope")
+
+    with LoopbackServer(latency=0.0, reply=broken) as srv, httpx.Client(trust_env=False) as c:
+        r = c.post(srv.base_url + "/chat/completions", json=CHAT)
+        assert r.status_code == 500
+        assert r.json()["error"]["message"] == "loopback: reply function raised KeyError: 'nope'"

@@ -87,8 +87,8 @@ class _State:
         self.requests = 0
         self.by_status: collections.Counter[str] = collections.Counter()
         self.times: list[float] = []
-        self.inflight = 0
-        self.max_inflight = 0
+        self.inflight = getattr(self, "inflight", 0)  # requests still in flight stay counted
+        self.max_inflight = self.inflight
         self.auth_seen = 0
         self.last_request: dict[str, Any] = {}  # query and headers of the last chat completion
 
@@ -168,7 +168,11 @@ def _chat_completion(state: _State, body: Any) -> Outcome:
     if not isinstance(messages, list):
         state.by_status["400"] += 1
         return _err(400, "loopback: 'messages' must be a list")
-    text = state.answer(messages)
+    try:
+        text = state.answer(messages)
+    except Exception as exc:  # noqa: BLE001 - a broken test reply is a 500, not a dead connection
+        state.by_status["500"] += 1
+        return _err(500, f"loopback: reply function raised {type(exc).__name__}: {exc}")
     toks = _tokens(text)
     finish = "stop"
     max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
