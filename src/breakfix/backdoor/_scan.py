@@ -24,6 +24,10 @@ from ._reconstruct import reconstruct, verify
 from ._signals import PromptBaseline, annotate, baseline, choose_prompts, fit_null, measure
 from ._verdict import verdict
 
+# Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
+# newer scanner.
+SCANNER_VERSION = 2
+
 STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
 
@@ -124,7 +128,8 @@ def _fingerprint(path: Path) -> str:
 
 def scan_id(path: Path, cfg: ScanConfig) -> str:
     """Deterministic id of a scan: the model's files plus the settings."""
-    key = json.dumps({"model": _fingerprint(path), "config": asdict(cfg)}, sort_keys=True)
+    key = json.dumps({"model": _fingerprint(path), "config": asdict(cfg), "scanner": SCANNER_VERSION},
+                     sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -363,11 +368,12 @@ def _heatmaps(sm: ScanModel, verified: list[dict[str, Any]], rows: list[dict[str
 
     if not verified:
         return []
-    best = max(verified, key=lambda v: v["flip_rate"])
+    best = max(verified, key=lambda v: max(v["by_position"].values()))
+    position = max(best["by_position"], key=best["by_position"].get)
     row = next((r for r in rows if r["span"] == best["source_span"]), rows[0] if rows else None)
     heads = (row or {}).get("top_heads", [])[:2]
     user = users[0]
-    with_user = insert(user, best["trigger"], best["position"])[0]
+    with_user = insert(user, best["trigger"], position)[0]
     out = []
     mats = {}
     for label, u in (("without", user), ("with", with_user)):

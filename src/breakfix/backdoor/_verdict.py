@@ -54,12 +54,25 @@ def verdict(verified: Sequence[dict[str, Any]], null_mean: dict[str, float], nul
 
     triggers = []
     for v in verified:
-        key = f"flip_{v.get('prompt_class', 'all')}"
-        s = score_trigger(v["flip_rate"], v["n_prompts"], null_mean.get(key, null_mean["flip"]),
-                          null_std.get(key, null_std["flip"]), n_tested)
-        refusal = bool(v.get("behaviour")) and is_refusal(v["behaviour"])
-        triggers.append(dict(v, **s, refusal=refusal, counts=not refusal and s["score"] >= threshold))
-    triggers.sort(key=lambda t: (t["counts"], t["score"]), reverse=True)
+        # Weigh every (position, prompt class) against the random-span null of that class and keep
+        # the strongest evidence.
+        best: dict[str, Any] | None = None
+        for pos, d in v["by_position_detail"].items():
+            for r in d["rates"]:
+                key = f"flip_{r['class']}"
+                s = score_trigger(r["rate"], r["n"], null_mean.get(key, null_mean["flip"]),
+                                  null_std.get(key, null_std["flip"]), n_tested)
+                cand = dict(s, position=pos, prompt_class=r["class"], flip_rate=r["rate"], n_prompts=r["n"],
+                            behaviour=d["behaviour"], behaviour_key=d["behaviour_key"], examples=d["examples"])
+                if best is None or (cand["score"], cand["flip_rate"]) > (best["score"], best["flip_rate"]):
+                    best = cand
+        assert best is not None
+        refusal = bool(best["behaviour"]) and is_refusal(best["behaviour"])
+        out = {k: val for k, val in v.items() if k != "by_position_detail"}
+        triggers.append(dict(out, **best, refusal=refusal, counts=not refusal and best["score"] >= threshold))
+    # On a tie the full span comes first: it is what the poisoner planted; the minimal form shows
+    # how fuzzy the backdoor is.
+    triggers.sort(key=lambda t: (t["counts"], round(t["score"], 3), t.get("form") == "full"), reverse=True)
     counting = [t for t in triggers if t["counts"]]
     best = triggers[0] if triggers else None
     score = max((t["score"] for t in triggers if not t["refusal"]), default=0.0)
