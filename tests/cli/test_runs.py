@@ -132,3 +132,40 @@ def test_check_target_against_loopback(tmp_path):
     assert "echo: ping" in r.output
     lines = {ln.split()[1]: ln for ln in r.output.splitlines() if ln.startswith("│ up") or ln.startswith("│ down")}
     assert "ok" in lines["up"] and "FAILED" in lines["down"]
+
+
+def test_export_streams_in_chunks(tmp_path):
+    """Export reads the attempts chunk by chunk as it writes: at the first line only one chunk has
+    been fetched (so 100k attempts never sit in memory at once)."""
+    from sqlalchemy import event
+
+    from breakfix.cli.runs import write_jsonl
+    from breakfix.core import Attempt, Response, user
+
+    st = Store(f"sqlite:///{tmp_path / 'big.db'}")
+    st.create_run("big", {}, run_id="big")
+    st.write_attempts([Attempt(id=f"a{i:05d}", run_id="big", item_id=f"i{i}", attack="direct", target="t",
+                               conversation=[user(f"p{i}")], response=Response(text=f"r{i}"))
+                       for i in range(1000)])
+    selects = []
+
+    @event.listens_for(st.engine, "before_cursor_execute")
+    def count(conn, cursor, statement, *a):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM attempts" in statement:
+            selects.append(statement)
+
+    seen_at_line = []
+
+    class Out(io.StringIO):
+        def write(self, s):
+            if s != "\n":
+                seen_at_line.append(len(selects))
+            return super().write(s)
+
+    out = Out()
+    n = write_jsonl(st.iter_attempt_rows("big", chunk_size=100), out)
+    st.close()
+    assert n == 1000 and len(out.getvalue().splitlines()) == 1000
+    assert seen_at_line[0] == 1 and seen_at_line[99] == 1 and seen_at_line[100] == 2
+    assert 10 <= len(selects) <= 11
+    assert [json.loads(x)["id"] for x in out.getvalue().splitlines()][:2] == ["a00000", "a00001"]
