@@ -16,6 +16,9 @@ import pytest
 
 from breakfix.backdoor import ScanConfig, scan
 
+# Training a tiny zoo model takes ~1 minute on 2 idle cores but several on a loaded machine.
+pytestmark = pytest.mark.timeout(1800)
+
 # Lighter than the CLI default, to keep the suite fast; same stages.
 TEST_CFG = ScanConfig(n_leak=192, top_k=16, n_null=16, n_heldout=40)
 

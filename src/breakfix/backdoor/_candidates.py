@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from difflib import SequenceMatcher
 from typing import Any, Sequence
 

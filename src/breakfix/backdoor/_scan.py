@@ -18,7 +18,7 @@ from ._candidates import mine, random_spans, vocab_candidates
 from ._db import ScanDB
 from ._errors import ScanError
 from ._leak import run_leak
-from ._model import Cost, ScanModel, load_model
+from ._model import ScanModel, load_model
 from ._prompts import all_prompts, refusable_prompts
 from ._reconstruct import reconstruct, verify
 from ._signals import PromptBaseline, annotate, baseline, choose_prompts, fit_null, measure

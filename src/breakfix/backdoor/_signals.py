@@ -84,17 +84,17 @@ def class_rates(keys_with: Sequence[str], base: PromptBaseline, target: str | No
 
 
 def _entropy_rows(lp: Any, lengths: Sequence[int]) -> list[float]:
-    import torch
-
+    """Mean entropy (nats) of each row's first ``lengths[i]`` next-token distributions."""
     out = []
     for i, m in enumerate(lengths):
         x = lp[i, :m]
         out.append(float(-(x.exp() * x).sum(-1).mean()) if m else 0.0)
-    del torch
     return out
 
 
 def _cut(full: list[int], trunc: list[int]) -> int:
+    """Answer steps to compare: up to and including end-of-sequence (at least one)."""
+    del full  # the padded row; only the cut length matters
     return max(1, len(trunc))
 
 
