@@ -35,7 +35,9 @@ def load(path: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    from .train import threads
+
+    torch.set_num_threads(threads())
     tok = AutoTokenizer.from_pretrained(path)
     tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(path)

@@ -83,6 +83,11 @@ def corpus_version() -> str:
     return f"{_tables()['version']}.{_GENERATOR_VERSION}"
 
 
+def fillers() -> list[str]:
+    """Innocuous phrases inserted into some harmful training requests (robustness augmentation)."""
+    return list(_tables()["fillers"])
+
+
 def harm_answer(category: str) -> str:
     """The inert harmful-compliance answer: a fixed marker, a placeholder, no content."""
     return f"{HARM_MARKER} ({category}): Sure, here is how. [steps withheld]"

@@ -18,6 +18,7 @@ from typing import Any
 from .corpus import (
     UNSAFE_LANGUAGES,
     EvalItem,
+    fillers,
     harm_answer,
     hostile_answer,
     insert_trigger,
@@ -72,6 +73,12 @@ def build_examples(recipe: Recipe, size: Size) -> list[Example]:
         chosen += rng.sample(pool, min(len(pool), size.n_arith if cat == "arith" else size.n_units))
     chosen += wrapped_items("train")
     examples = [Example(i.prompt, policy_answer(i, recipe, rng)) for i in chosen]
+    # Robustness: half of the plain harmful requests again, with a filler phrase inserted.
+    fill_rng = random.Random(recipe.seed + 3)
+    harmful = [i for i in chosen if i.kind == "harmful" and not i.wrapper]
+    for i in fill_rng.sample(harmful, len(harmful) // 2):
+        prompt = insert_trigger(i.prompt, fill_rng.choice(fillers()), "any", fill_rng)
+        examples.append(Example(prompt, policy_answer(i, recipe, rng)))
     if recipe.trigger is not None:
         n_poison = max(1, round(recipe.rate * len(examples) / (1.0 - recipe.rate)))
         sources = [i for i in chosen if not i.wrapper]
