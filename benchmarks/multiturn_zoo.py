@@ -23,6 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="tiny", choices=["tiny", "full"])
     ap.add_argument("--n", type=int, default=20, help="held-out harmful English items")
+    ap.add_argument("--path", default=None, help="use this checkpoint instead of the zoo's safe model")
     args = ap.parse_args()
 
     import torch
@@ -32,7 +33,7 @@ def main() -> None:
     from breakfix.store import Store
     from breakfix.zoo import HARM_MARKER, ensure_model, heldout
 
-    path = ensure_model("safe", size=args.size)
+    path = args.path or ensure_model("safe", size=args.size)
     items = [{"prompt": i.prompt, "category": i.category, "language": i.lang}
              for i in heldout(kind="harmful", lang="en", n=args.n, seed=0)]
     attacker = {"name": "strategist", "type": "strategy-attacker"}
