@@ -74,7 +74,9 @@ async def test_pair_and_tap_succeed_against_zoo_safe(zoo):
         assert all(turn.parent is None for turn in r.turns if turn.metadata["depth"] == 1)
 
 
-async def test_refusing_attacker_falls_back_to_the_zoo_base_model(zoo):
+async def test_refusing_attacker_falls_back_to_the_zoo_base_model(zoo, zoo_base):
+    # zoo_base trains (or finds) the tiny base model in the shared cache; `fallback: zoo-base` then
+    # loads that same checkpoint through ensure_model + the hf target, as a real run would.
     path, items, marker = zoo
     target = create("target", "hf", path=str(path))
     attacker = ScriptedTarget([REFUSAL], cycle=True)
