@@ -40,7 +40,7 @@ async def test_templates_and_converters_against_the_zoo_safe_model(safe_path, tm
              for i in heldout(kind="harmful", lang="en", n=4, seed=1)]
     cfg = config_from_dict({
         "name": "template x converter on zoo safe", "items": items,
-        "targets": [{"name": "safe", "type": "hf", "path": safe_path}],
+        "targets": [{"name": "safe", "type": "hf", "path": safe_path, "max_new_tokens": 32, "threads": 2}],
         "attacks": [{"name": "direct"},
                     {"name": "template", "template": "prefix-injection", "label": "template:prefix-injection"},
                     {"name": "template", "template": "many-shot", "shots": 1, "label": "template:many-shot"}],
