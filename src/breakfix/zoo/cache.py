@@ -37,6 +37,7 @@ def model_dir(recipe: Recipe, size: str, cache_dir: str | os.PathLike | None = N
 
 
 def is_cached(recipe: Recipe, size: str, cache_dir: str | os.PathLike | None = None) -> bool:
+    """True when ``recipe`` at ``size`` is trained and complete in the cache."""
     return (model_dir(recipe, size, cache_dir) / INFO_FILE).is_file()
 
 
