@@ -42,16 +42,15 @@ async def test_templates_and_converters_against_the_zoo_safe_model(safe_path, tm
         "name": "template x converter on zoo safe", "items": items,
         "targets": [{"name": "safe", "type": "hf", "path": safe_path, "max_new_tokens": 32, "threads": 2}],
         "attacks": [{"name": "direct"},
-                    {"name": "template", "template": "prefix-injection", "label": "template:prefix-injection"},
-                    {"name": "template", "template": "many-shot", "shots": 1, "label": "template:many-shot"}],
+                    {"name": "template", "template": "prefix-injection", "label": "template:prefix-injection"}],
         "converters": [[], ["base64"]],
         "scorers": [{"name": "substring", "substrings": ["BEGIN HARM"]}, {"name": "refusal"}],
-        "concurrency": 2,
+        "concurrency": 8,  # the hf target batches concurrent requests
     })
     store = Store(f"sqlite:///{tmp_path / 'zoo.db'}")
     try:
         out = await execute(cfg, store, progress=False)
-        assert out.written == 4 * 3 * 2 and out.status == "finished"
+        assert out.written == 4 * 2 * 2 and out.status == "finished"
         attempts = list(store.iter_attempts(out.run_id))
         assert all(a.status == "ok" for a in attempts), [a.response.error for a in attempts if a.status != "ok"][:1]
         assert all({s.scorer for s in a.scores} == {"substring", "refusal"} for a in attempts)
