@@ -105,7 +105,7 @@ def test_expand_gives_one_attack_per_template():
     multi = create("attack", "template", templates=["hypothetical", "many-shot", "prefix-injection"],
                    shots=3, params={"opening": "Yes:"})
     subs = multi.expand()
-    assert [s.label for s in subs] == ["template:hypothetical", "template:many-shot", "template:prefix-injection"]
+    assert [s.label for s in subs] == ["template:hypothetical", "template:many-shot(3)", "template:prefix-injection"]
     assert len({str(s.config()) for s in subs}) == 3
     assert subs[1].config()["shots"] == 3 and "shots" not in subs[0].config()
     assert subs[2].config()["params"] == {"opening": "Yes:"}

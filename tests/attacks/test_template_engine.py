@@ -73,3 +73,18 @@ async def test_a_refusing_translator_fails_the_attempt_not_the_run(store):
         assert a.conversation == []  # the refusal was never sent to the target as a prompt
     ok = list(store.iter_attempts(out.run_id, converters=""))
     assert all(a.status == "ok" for a in ok)
+
+
+async def test_many_shot_sweep_gets_one_label_per_n_without_hand_labels(store):
+    cfg = config_from_dict({
+        "name": "sweep", "items": ITEMS[:1], "targets": [TARGET],
+        "attacks": [{"name": "template", "template": "many-shot", "shots": n} for n in (1, 4, 16)]
+                   + [{"name": "template", "templates": ["hypothetical", "format-json"]}],
+        "scorers": [{"name": "substring", "substrings": ["BEGIN HARM"]}],
+    })
+    out = await execute(cfg, store, progress=False)
+    by_label = {a.attack: a for a in store.iter_attempts(out.run_id)}
+    assert set(by_label) == {"template:many-shot(1)", "template:many-shot(4)", "template:many-shot(16)",
+                             "template:hypothetical", "template:format-json"}
+    for n in (1, 4, 16):
+        assert by_label[f"template:many-shot({n})"].conversation[-1].content.count("Assistant: ") == n

@@ -362,8 +362,14 @@ class TemplateAttack(Attack):
 
     @property
     def label(self) -> str:
-        """Name for results: ``template:NAME`` (or ``template`` for a multi-template spec)."""
-        return f"template:{self.names[0]}" if len(self.names) == 1 else "template"
+        """Name for results: ``template:NAME``, with the shot count when it was set
+        (``template:many-shot(64)``, so an N sweep needs no hand-written labels); ``template`` for a
+        multi-template spec."""
+        if len(self.names) != 1:
+            return "template"
+        t = self.library[self.names[0]]
+        n = f"({self.shots})" if t.shots is not None and self.shots is not None else ""
+        return f"template:{t.name}{n}"
 
     def expand(self) -> list["TemplateAttack"]:
         """One single-template attack per configured template (itself if there is only one)."""
