@@ -202,3 +202,11 @@ async def test_app_system_prompt_comes_first_and_template_system_moves_to_user()
     assert [m.role for m in convo] == ["system", "user"]
     assert convo[0].content == "You are BankBot."
     assert convo[1].content.startswith("Diagnostics session.") and "Q?" in convo[1].content
+
+
+def test_shipped_example_user_template_loads():
+    from pathlib import Path
+
+    folder = Path(__file__).parents[2] / "examples" / "red-team-templates"
+    a = create("attack", "template", template="house-style", template_dirs=[str(folder)])
+    assert "HOST: Q?" in a.render("Q?")[-1].content
