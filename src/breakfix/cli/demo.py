@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from .errors import UserError, err_console, one_line_errors
+from .runs import out_console
 
 
 def _pct(x: float | None) -> str:
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         from ..store import Store
         from ..zoo import ZooError, ensure_model, get_recipe, is_cached
 
-        con = Console()
+        con = out_console()
         try:
             if not is_cached(get_recipe("safe"), size=size):
                 err_console.print(f"training the zoo's 'safe' model ({size}); this happens once and is cached")
@@ -68,11 +68,11 @@ def register(app: typer.Typer) -> None:
         con.print(Text(f"run {outcome.run_id}: {outcome.planned} attempts against {model.name} "
                        f"({outcome.written} new, {outcome.errors} failed) in {db}"))
         bypass = set(s["bypassing_converters"])
-        con.print(_table("harmful prompts, by converter (all attacks)", s["by_converter"], "converter", bypass))
+        con.print(_table("harmful prompts, direct attack, by converter", s["by_converter"], "converter", bypass))
         base_langs = {k for k, v in s["by_language"].items() if (v["success_rate"] or 0) > 0}
         con.print(_table("harmful prompts, by language (direct, no converter)", s["by_language"], "language",
                          base_langs))
-        con.print(_table("harmful prompts, by attack", s["by_attack"], "attack"))
+        con.print(_table("harmful prompts, no converter, by attack", s["by_attack"], "attack"))
         if bypass:
             best = max(bypass, key=lambda c: s["by_converter"][c]["success_rate"] or 0)
             con.print(Text(f"bypass found: converter {best!r} raised harmful output from "

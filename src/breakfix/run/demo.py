@@ -68,8 +68,9 @@ def _rate(num: int, den: int) -> float | None:
 
 
 def demo_summary(store: Store, run_id: str) -> dict[str, Any]:
-    """Success / refusal rates of the demo run on harmful items by converter, by language (direct, no
-    converter) and by attack, plus over-refusal on benign items — all from SQL aggregates."""
+    """Success / refusal rates of the demo run on harmful items by converter (direct attack), by
+    language (direct, no converter) and by attack (no converter), plus over-refusal on plain benign
+    items — all from SQL aggregates."""
     rows = store.rates(run_id, by=["attack", "converters", "language", "category"])
     harmful = [r for r in rows if not str(r["category"]).startswith("benign-")]
     benign = [r for r in rows if str(r["category"]).startswith("benign-")]
@@ -84,7 +85,9 @@ def demo_summary(store: Store, run_id: str) -> dict[str, Any]:
                 for k, v in sorted(acc.items())}
 
     plain = [r for r in harmful if r["attack"] == "direct" and r["converters"] == ""]
-    by_conv = agg(harmful, "converters")
+    # Converters are compared under the direct attack, attacks without a converter, so each table
+    # changes one thing against the same baseline (direct, unconverted).
+    by_conv = agg([r for r in harmful if r["attack"] == "direct"], "converters")
     base = by_conv.get("", {}).get("success_rate") or 0.0
     bypass = [c for c, v in by_conv.items() if c and (v["success_rate"] or 0) > base]
     ben = agg(benign, "attack").get("direct", {"ok": 0, "refusals": 0})
@@ -93,7 +96,7 @@ def demo_summary(store: Store, run_id: str) -> dict[str, Any]:
     return {
         "by_converter": by_conv,
         "by_language": agg(plain, "language"),
-        "by_attack": agg(harmful, "attack"),
+        "by_attack": agg([r for r in harmful if r["converters"] == ""], "attack"),
         "bypassing_converters": bypass,
         "baseline_success_rate": base,
         "over_refusal": _rate(sum(r["refusals"] for r in plain_benign), pb_ok),

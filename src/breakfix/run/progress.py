@@ -6,6 +6,7 @@ a few attribute writes — the bar never slows the run down.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
@@ -53,18 +54,26 @@ class RunProgress:
         console: where to draw (default: stderr, so stdout stays clean for pipes).
     """
 
+    LOG_EVERY_S = 10.0
+
     def __init__(self, total: int, *, done: int = 0, errors: int = 0, successes: int = 0,
                  enabled: bool = True, description: str = "attempts", console: Console | None = None) -> None:
         self.errors = errors
         self.successes = successes
         self.enabled = enabled
+        self.total, self.done = total, done
         self._progress: Progress | None = None
         self._task: Any = None
-        if enabled:
+        self._console = console or Console(stderr=True)
+        # Not a terminal (CI log, file): no live bar, a plain status line every LOG_EVERY_S instead.
+        self._log_mode = enabled and not self._console.is_terminal
+        self._t0 = self._last_log = time.monotonic()
+        self._done0 = done
+        if enabled and not self._log_mode:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
                 TextColumn("eta"), TimeRemainingColumn(), TextColumn("elapsed"), TimeElapsedColumn(),
-                _CountsColumn(), console=console or Console(stderr=True), refresh_per_second=4,
+                _CountsColumn(), console=self._console, refresh_per_second=4,
                 speed_estimate_period=10.0)
             self._task = self._progress.add_task(description, total=total, completed=done,
                                                  errors=errors, successes=successes)
@@ -82,5 +91,12 @@ class RunProgress:
         """Count ``n`` more stored attempts, of which ``errors`` failed and ``successes`` succeeded."""
         self.errors += errors
         self.successes += successes
+        self.done += n
+        if self._log_mode and (time.monotonic() - self._last_log >= self.LOG_EVERY_S or self.done >= self.total):
+            self._last_log = now = time.monotonic()
+            rate = (self.done - self._done0) / max(now - self._t0, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+            self._console.print(f"attempts {self.done}/{self.total}  {rate:.1f}/s  eta {eta:.0f}s  "
+                                f"errors {self.errors}  success {self.successes}", markup=False, highlight=False)
         if self._progress is not None:
             self._progress.update(self._task, advance=n, errors=self.errors, successes=self.successes)
