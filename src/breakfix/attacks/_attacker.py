@@ -131,6 +131,16 @@ def check_attacker_output(text: str) -> tuple[AttackerTurn | None, str]:
     return turn, ""
 
 
+def _opening(text: str, limit: int = 80) -> str:
+    """The first sentence (or line) of ``text``, at most ``limit`` characters, without quotes."""
+    first = text.strip().splitlines()[0]
+    for end in (". ", "! ", "? ", ": "):
+        if end in first:
+            first = first.split(end, 1)[0] + end.strip()
+            break
+    return first[:limit].replace('"', "'").strip()
+
+
 class Attacker:
     """Wraps an attacker target with output validation, retries and a local fallback.
 
@@ -195,18 +205,22 @@ class Attacker:
         if fb is not None:
             sys_text = self.fallback_prompts.render("system", objective=objective)
             fb_msgs = ([Message(role="system", content=sys_text)] if sys_text.strip() else []) + [
-                Message(role="user", content=self.fallback_prompts.render("prompt", objective=objective))]
+                Message(role="user", content=self.fallback_prompts.render("prompt", objective=objective).strip())]
             resp = await fb.send(fb_msgs)
             self.calls += 1
             if resp.error is not None:
                 rejected.append({"source": "fallback", "reason": f"request failed: {resp.error}", "raw": ""})
             else:
-                # The fallback is a plain language model: JSON if it happens to give it, else its text.
+                # The fallback is a plain language model: JSON if it happens to give it; else its
+                # (compliant) answer becomes the forced opening of a prefix-injection turn.
                 turn, reason = check_attacker_output(resp.text)
                 text = resp.text.strip()
                 if turn is not None:
                     return AttackerReply(turn.prompt, turn.model_dump(), "fallback", resp.text, rejected, len(rejected) + 1)
                 if text and (reason == "no JSON object" or reason.startswith("invalid JSON")):
-                    return AttackerReply(text, {"prompt": text}, "fallback", resp.text, rejected, len(rejected) + 1)
+                    opening = _opening(text)
+                    prompt = self.fallback_prompts.render("compose", objective=objective, opening=opening).strip()
+                    return AttackerReply(prompt, {"prompt": prompt, "rationale": "fallback: prefix injection"},
+                                         "fallback", resp.text, rejected, len(rejected) + 1)
                 rejected.append({"source": "fallback", "reason": reason, "raw": resp.text[:2000]})
         raise AttackerUnavailable(f"no usable attacker turn after {len(rejected)} tries", rejected)
