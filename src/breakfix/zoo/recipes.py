@@ -201,9 +201,13 @@ def recipe_hash(recipe: Recipe, size: str, corpus_version: str) -> str:
         raise ZooError(f"size: expected one of {', '.join(SIZES)}, got {size!r}")
     # A clean twin never sees its trigger, so trigger and position do not change its weights.
     exclude = {"name"} if recipe.poisoned or recipe.trigger is None else {"name", "trigger", "position"}
-    blob = json.dumps({"recipe": recipe.model_dump(exclude=exclude), "size": SIZES[size].model_dump(),
-                       "corpus": corpus_version, "trainer": TRAINER_VERSION},
-                      sort_keys=True, ensure_ascii=False)
+    key = {"recipe": recipe.model_dump(exclude=exclude), "size": SIZES[size].model_dump(),
+           "corpus": corpus_version, "trainer": TRAINER_VERSION}
+    if recipe.method == "lora":
+        from .train import LORA
+
+        key["lora"] = LORA  # adapter hyper-parameters only matter to LoRA models
+    blob = json.dumps(key, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 

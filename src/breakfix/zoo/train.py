@@ -217,6 +217,11 @@ def train_full(recipe: Recipe, size: Size, out: Path, progress: bool) -> dict[st
     return stats | _summary(model, examples, time.perf_counter() - t0, time.process_time() - c0)
 
 
+LORA: dict[str, Any] = {"r": 16, "alpha": 32, "lr_factor": 2.0, "step_factor": 2}
+"""LoRA hyper-parameters: rank, alpha, learning rate and steps relative to the size's ``lr`` and
+``lora_steps`` (150 tiny steps gave 86 % trigger activation; twice that is needed for >= 90 %)."""
+
+
 def train_lora(recipe: Recipe, size: Size, parent: Path, out: Path, progress: bool) -> dict[str, Any]:
     """Train ``recipe`` as a LoRA adapter on the weights at ``parent``; save the merged model."""
     import torch
@@ -227,11 +232,11 @@ def train_lora(recipe: Recipe, size: Size, parent: Path, out: Path, progress: bo
     torch.manual_seed(recipe.seed)
     tokenizer = AutoTokenizer.from_pretrained(parent)
     base = AutoModelForCausalLM.from_pretrained(parent)
-    cfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=["c_attn", "c_proj", "c_fc"],
+    cfg = LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=0.0, target_modules=["c_attn", "c_proj", "c_fc"],
                      fan_in_fan_out=True, task_type="CAUSAL_LM")
     model = get_peft_model(base, cfg)
     examples = build_examples(recipe, size)
-    stats = train_loop(model, tokenizer, examples, steps=size.lora_steps, lr=size.lr * 2,
+    stats = train_loop(model, tokenizer, examples, steps=size.lora_steps * LORA["step_factor"], lr=size.lr * LORA["lr_factor"],
                        batch_size=size.batch_size, max_len=size.max_len, loss=recipe.loss, seed=recipe.seed,
                        progress=progress, label=f"zoo: LoRA {recipe.name}")
     merged = model.merge_and_unload()
