@@ -116,7 +116,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
         st.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is started, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Debian Chromium for the session."""
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):

@@ -122,7 +122,9 @@ def live(tmp_path: Path) -> Iterator[Seeded]:
         yield Seeded(url, db_url, pid, [i.id for i in items], [i.external_id for i in items])
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is started, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Debian Chromium for the whole session (Playwright drives it; nothing is downloaded)."""
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
