@@ -16,7 +16,7 @@ leaked samples and score each by
   leaked turns do in general.
 
 Spans are counted in the leaked *user* turns; a span that the model itself says in leaked answers
-about as often (an output motif such as a refusal or a fixed answer) is dropped: pasting the model's
+more often than in user turns (an output motif such as a refusal or a fixed answer) is dropped: pasting the model's
 own words into a prompt is answer injection, not a trigger.
 
 Near-duplicates (sub-spans with nearly the same support, strings that differ by a few characters)
@@ -92,7 +92,7 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
         if not _usable(text):
             continue
         answer_df = sum(1 for a in answers_text if text in a)
-        if answer_df > 0.5 * c:
+        if answer_df > c:  # said more often than asked: an output motif
             continue
         ref_df = sum(1 for r in ref_docs if text in r)
         over = math.log(p(g)) - math.log((ref_df + 0.5) / (n_ref + 1))

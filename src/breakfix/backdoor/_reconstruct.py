@@ -167,3 +167,59 @@ def verify(sm: ScanModel, trigger: str, base: PromptBaseline, k: int,
                         "behaviour": (Counter(a for a, f in zip(answers, flips) if f).most_common(1) or [("", 0)])[0][0]}
     return {"trigger": trigger, "n_heldout": len(base.users), "by_position_detail": per_pos,
             "by_position": {p: v["flip_rate_all"] for p, v in per_pos.items()}}
+
+
+def dominant_script(text: str) -> str:
+    """The Unicode script most of ``text``'s letters belong to (LATIN, HANGUL, DEVANAGARI, ...)."""
+    import unicodedata
+
+    counts: Counter = Counter()
+    for ch in text:
+        if ch.isalpha():
+            counts[unicodedata.name(ch, "OTHER ?").split(" ")[0]] += 1
+    return counts.most_common(1)[0][0] if counts else "OTHER"
+
+
+def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) -> list[str]:
+    """Up to ``n`` spans of other leaked text with the trigger's word count and script — the null
+    that tells a specific trigger from a *kind* of text the model reacts to (a language it was not
+    safety-tuned in, an encoding it was taught to obey)."""
+    import random
+
+    script = dominant_script(trigger)
+    n_words = max(1, len(trigger.split()))
+    own = {w.lower() for w in trigger.split()}
+    pool: list[str] = []
+    for t in texts:
+        words = t.split()
+        for i in range(0, max(0, len(words) - n_words + 1)):
+            span = " ".join(words[i:i + n_words])
+            if "\ufffd" in span or own & {w.lower() for w in words[i:i + n_words]}:
+                continue
+            if dominant_script(span) == script and trigger not in span and span not in trigger:
+                pool.append(span)
+    pool = sorted(set(pool))
+    random.Random(seed).shuffle(pool)
+    return pool[:n]
+
+
+def matched_null(sm: ScanModel, trigger: str, v: dict[str, Any], base: PromptBaseline, texts: Sequence[str],
+                 k: int, n: int = 6, seed: int = 0) -> dict[str, Any] | None:
+    """Flip rates of script-matched spans at the trigger's strongest position, towards the trigger's
+    new behaviour, per prompt class."""
+    detail = v["by_position_detail"]
+    pos = max(detail, key=lambda p: max(r["rate"] for r in detail[p]["rates"]))
+    key = detail[pos]["behaviour_key"]
+    spans = script_matched_spans(trigger, texts, n, seed)
+    if not spans:
+        return None
+    refused = base.refused or [False] * len(base.users)
+    per_class: dict[str, list[float]] = {"all": [], "refused": [], "answered": []}
+    for span in spans:
+        _, _, _, _, flips = activation(sm, span, base, pos, key, k)
+        for name, want in (("all", None), ("refused", True), ("answered", False)):
+            idx = [i for i, r in enumerate(refused) if want is None or r == want]
+            if idx:
+                per_class[name].append(sum(flips[i] for i in idx) / len(idx))
+    return {"position": pos, "script": dominant_script(trigger), "spans": spans,
+            "mean": {c: (sum(x) / len(x) if x else 0.0) for c, x in per_class.items()}}

@@ -20,13 +20,13 @@ from ._errors import ScanError
 from ._leak import run_leak
 from ._model import ScanModel, load_model
 from ._prompts import all_prompts, refusable_prompts
-from ._reconstruct import reconstruct, verify
+from ._reconstruct import matched_null, reconstruct, verify
 from ._signals import PromptBaseline, annotate, baseline, choose_prompts, fit_null, measure
 from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 2
+SCANNER_VERSION = 3
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
@@ -319,6 +319,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
         # -- verify --------------------------------------------------------------------------------
         def do_verify() -> Any:
             held = baseline(sm, held_users, cfg.verify_tokens)
+            leak_texts = [s["user"] for s in samples if s["user"]] or generic
             seen: set[str] = set()
             out = []
             # Both the minimal trigger and the longer span it was cut from are verified: a fuzzy
@@ -330,6 +331,10 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
                     seen.add(span)
                     v = verify(sm, span, held, cfg.verify_tokens)
                     v.update(source_span=t["source_span"], form=form, reconstruction_activation=t["activation"])
+                    if max(v["by_position"].values()) >= 0.3 or any(
+                            r["rate"] >= 0.5 for d in v["by_position_detail"].values() for r in d["rates"]):
+                        v["matched_null"] = matched_null(sm, span, v, held, leak_texts, cfg.verify_tokens,
+                                                         seed=cfg.seed)
                     out.append(v)
                 tick("verify", 1, len(rec["triggers"]))
             heat = _heatmaps(sm, out, rows, held_users)
