@@ -267,10 +267,6 @@ def register(app: typer.Typer) -> None:
         run_name: Optional[str] = typer.Option(None, "--run", help="Name of the run saved attempts go to."),
     ) -> None:
         """Chat with a target in the terminal: convert, send, undo, score, save (see /help)."""
-        # Converters before scorers: converters/llm.py imports scorers.refusal at module level, so
-        # importing the scorers package first would be circular (reported to its owner).
-        import breakfix.converters  # noqa: F401
-
         from ..core.registry import create
 
         if (target is None) == (hf is None):
