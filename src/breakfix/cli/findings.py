@@ -81,6 +81,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
+        if not found:
+            Console().print(f"no findings in run {escape(run.name)} ({escape(run.id)}): no attempt succeeded"
+                            + (f" with status {status}" if status else ""))
+            return
         table = Table(title=f"findings of run {escape(run.name)} ({escape(run.id)})")
         table.add_column("id", no_wrap=True)  # ids are typed back into `breakfix finding confirm`
         for col in ("status", "severity", "title", "TTPs", "note"):
@@ -89,8 +93,6 @@ def register(app: typer.Typer) -> None:
             # Titles and notes may quote model output: never let them act as rich markup.
             table.add_row(escape(f.id), f.status, f.severity, escape(f.title), escape(_ttp_ids(f)), escape(f.note))
         Console().print(table)
-        if not found:
-            Console().print("no findings: no attempt of this run succeeded")
 
     finding_app = typer.Typer(help="Triage one finding: confirm or reject it.", no_args_is_help=True)
 
