@@ -1,8 +1,9 @@
 """`breakfix zoo` commands on a trained tiny model (the session fixture trains it once)."""
 
-import pytest
 import json
 from pathlib import Path
+
+import pytest
 
 from typer.testing import CliRunner
 
