@@ -119,10 +119,13 @@ class Store:
         self.url = url
         self.engine: Engine = _make_engine(url, echo=echo)
         _create_schema(self.engine)
-        with self.engine.begin() as conn:
-            have = conn.execute(select(S.meta_info.c.value).where(S.meta_info.c.key == "schema_version")).scalar()
-            if have is None:
-                conn.execute(insert(S.meta_info).values(key="schema_version", value=str(S.SCHEMA_VERSION)))
+        try:
+            with self.engine.begin() as conn:
+                have = conn.execute(select(S.meta_info.c.value).where(S.meta_info.c.key == "schema_version")).scalar()
+                if have is None:
+                    conn.execute(insert(S.meta_info).values(key="schema_version", value=str(S.SCHEMA_VERSION)))
+        except IntegrityError:
+            pass  # another process opening the same fresh database wrote it first
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
