@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
     @one_line_errors
     def run_cmd(
         config: Path = typer.Argument(..., help="Run config (YAML)."),
-        store: Optional[str] = typer.Option(None, "--store", help="Override the config's store URL."),
+        store: Optional[str] = typer.Option(None, "--store", "--db", help="Override the config's store URL."),
         concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", min=1,
                                                   help="Override the config's concurrency."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Draw a progress bar."),
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("runs")
     @one_line_errors
-    def runs_cmd(store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    def runs_cmd(store: Optional[str] = typer.Option(None, "--store", "--db", help=STORE_HELP)) -> None:
         """List the runs in the store, most recent first."""
         st = open_store(_store_url(store))
         try:
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
     @one_line_errors
     def show_cmd(
         run: str = typer.Argument(..., help="Run id, id prefix, name or 'latest'."),
-        store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+        store: Optional[str] = typer.Option(None, "--store", "--db", help=STORE_HELP),
     ) -> None:
         """Summary of a run and its success/refusal rates by attack × converter."""
         st = open_store(_store_url(store))
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
         run: str = typer.Argument(..., help="Run id, id prefix, name or 'latest'."),
         fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv"),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
-        store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+        store: Optional[str] = typer.Option(None, "--store", "--db", help=STORE_HELP),
     ) -> None:
         """Stream every attempt of a run (with its scores) as JSON Lines or CSV."""
         if fmt not in ("jsonl", "csv"):
