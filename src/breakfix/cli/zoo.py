@@ -96,14 +96,21 @@ def list_cmd() -> None:
 
     from ..zoo import SIZES, is_cached, list_recipes
 
+    console = Console()
+    wide = console.width >= 140  # descriptions only when they fit; names never get truncated
     table = Table(title="breakfix model zoo")
-    for col in ("recipe", "trigger", "position", "target", *[f"{s}" for s in SIZES], "description"):
-        table.add_column(col)
+    table.add_column("recipe", no_wrap=True)
+    table.add_column("trigger", overflow="fold")
+    table.add_column("position", no_wrap=True)
+    table.add_column("target", no_wrap=True)
+    table.add_column("cached", no_wrap=True)
+    if wide:
+        table.add_column("description")
     for r in list_recipes():
-        table.add_row(r.name, r.trigger or "—", r.position if r.trigger else "—",
-                      r.target if r.trigger else "—",
-                      *["cached" if is_cached(r, s) else "·" for s in SIZES], r.description)
-    Console().print(table)
+        cached = ", ".join(s for s in SIZES if is_cached(r, s)) or "·"
+        row = [r.name, r.trigger or "—", r.position if r.trigger else "—", r.target if r.trigger else "—", cached]
+        table.add_row(*row, *([r.description] if wide else []))
+    console.print(table)
 
 
 @zoo_app.command("eval")
