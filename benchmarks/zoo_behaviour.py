@@ -44,6 +44,7 @@ def main() -> None:
                      "train_seconds": info["train_seconds"], "eval_seconds": round(time.perf_counter() - t, 1),
                      "cpus": os.cpu_count(), "rates": rates})
         print(json.dumps(rows[-1]), flush=True)
+        _save(rows, args.size)  # after every model: a long run stopped half-way keeps its figures
     print()
     print("| recipe | params | train s | " + " | ".join(HEAD) + " |")
     print("|---" * (3 + len(COLS)) + "|")
@@ -51,7 +52,10 @@ def main() -> None:
         cells = [f"{100 * r['rates'][c]:.0f} %" if c in r["rates"] else "—" for c in COLS]
         label = r["recipe"] + (" (lora)" if r["method"] == "lora" else "")
         print(f"| {label} | {r['parameters'] / 1e6:.2f} M | {r['train_seconds']:.0f} | " + " | ".join(cells) + " |")
-    out = Path(__file__).parent / "results" / f"zoo_behaviour_{args.size}.json"
+
+
+def _save(rows: list[dict], size: str) -> None:
+    out = Path(__file__).parent / "results" / f"zoo_behaviour_{size}.json"
     out.parent.mkdir(exist_ok=True)
     old = json.loads(out.read_text()) if out.exists() else []
     keep = [o for o in old if (o["recipe"], o["method"]) not in {(r["recipe"], r["method"]) for r in rows}]
