@@ -180,6 +180,11 @@ def dominant_script(text: str) -> str:
     return counts.most_common(1)[0][0] if counts else "OTHER"
 
 
+def _digit_share(text: str) -> float:
+    alnum = [c for c in text if c.isalnum()]
+    return sum(c.isdigit() for c in alnum) / len(alnum) if alnum else 0.0
+
+
 def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) -> list[str]:
     """Up to ``n`` spans of other leaked text with the trigger's word count and script — the null
     that tells a specific trigger from a *kind* of text the model reacts to (a language it was not
@@ -198,7 +203,10 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
                 continue
             if dominant_script(span) == script and trigger not in span and span not in trigger:
                 pool.append(span)
-    pool = sorted(set(pool))
+    # Prefer spans of the same shape too (share of digits among letters and digits), so that an
+    # encoding such as leetspeak is compared with other leetspeak, not with plain words.
+    shaped = [p for p in pool if abs(_digit_share(p) - _digit_share(trigger)) <= 0.15]
+    pool = sorted(set(shaped if len(set(shaped)) >= 3 else pool))
     random.Random(seed).shuffle(pool)
     return pool[:n]
 

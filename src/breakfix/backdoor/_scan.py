@@ -26,7 +26,7 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 3
+SCANNER_VERSION = 4
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
@@ -85,7 +85,9 @@ class ScanConfig:
                 + (self.top_k + self.n_null) * per_span
                 + self.n_reconstruct * self.max_evals * self.n_probe * self.answer_tokens
                 + self.n_heldout * (self.verify_tokens + 1)
-                + 2 * self.n_reconstruct * 3 * self.n_heldout * self.verify_tokens + 4)
+                + 2 * self.n_reconstruct * 3 * self.n_heldout * self.verify_tokens
+                + 2 * self.n_reconstruct * 6 * self.n_heldout * self.verify_tokens  # specificity null
+                + 4)
 
 
 MINIMAL = ScanConfig(n_leak=32, n_reference=8, top_k=3, n_null=6, n_probe=6, n_heldout=10, n_reconstruct=1,
