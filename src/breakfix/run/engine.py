@@ -104,7 +104,11 @@ class RunEngine:
                             scorer=ap.objective, attacker=ap.attacker)
         t0 = time.perf_counter()
         md: dict[str, Any] = {"category": p.item.category, "language": p.item.language, "kind": p.item.kind,
-                              "repeat": p.repeat}
+                              "repeat": p.repeat,
+                              # judges score against the item's objective, not the converted last message
+                              "objective": p.item.objective}
+        if chain.specs:
+            md["converter_specs"] = chain.specs
         try:
             res = await ap.attack.execute(ctx)
             conversation, response, turns, calls = res.conversation, res.response, res.turns, res.target_calls

@@ -40,6 +40,9 @@ class Chain:
     names: list[str]
     key: list[str]
     converters: list[Converter]
+    # name + parameters of each converter, stored on attempts so a scorer can rebuild the chain
+    # with the same parameters (a caesar shift of 5 only decodes with shift 5)
+    specs: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -54,7 +57,9 @@ class Components:
 
     async def aclose(self) -> None:
         """Close every target (connections, models); errors on close are not the run's problem."""
-        for t in [*self.targets.values(), *self.extra_targets]:
+        closables = [*self.targets.values(), *self.extra_targets,
+                     *(c for chain in self.chains for c in chain.converters)]  # translators hold clients
+        for t in closables:
             try:
                 await t.aclose()
             except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
@@ -140,13 +145,14 @@ def _build(cfg: RunConfig) -> Components:
         raise ConfigError(f"{cfg.source}: attacks: two attacks are labelled {dup!r}; give them distinct 'label's")
     chains: list[Chain] = []
     for i, chain in enumerate(cfg.converters):
-        names, keys, convs = [], [], []
+        names, keys, convs, specs = [], [], [], []
         for j, c in enumerate(chain):
             name, params = (c, {}) if isinstance(c, str) else (c.name, c.params)
             names.append(name)
+            specs.append({"name": name, **params})
             keys.append(_chain_key(name, params))
             convs.append(_at(f"converters[{i}][{j}]", create, "converter", name, **params))
-        chains.append(Chain(names, keys, convs))
+        chains.append(Chain(names, keys, convs, specs))
     return Components(targets=targets, attacks=attacks, chains=chains, scorers=scorers, extra_targets=extra)
 
 
