@@ -70,6 +70,11 @@ class AttackSpec(_Spec):
     label: str | None = Field(default=None, min_length=1, max_length=200)
     attacker: "TargetSpec | None" = None
     objective_scorer: "str | ScorerSpec | None" = None
+    # Scope (engine fields): an expensive attack (multi-turn) need not be crossed with every
+    # converter chain and every language. ``converters`` lists chains of the run's own
+    # ``converters`` (same notation); ``languages`` keeps items in those languages only.
+    converters: "list[list[ConverterRef]] | None" = None
+    languages: list[str] | None = None
 
     @property
     def params(self) -> dict[str, Any]:

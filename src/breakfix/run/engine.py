@@ -260,7 +260,7 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
     items = cfg.load_items()
     run_id = cfg.run_id(items)
     components = build_components(cfg)
-    total = plan_size(cfg, len(items), len(components.attacks))
+    total = plan_size(cfg, items, components.attacks)
     store.create_run(cfg.name, cfg.model_dump(mode="json", exclude={"base_dir"}), run_id=run_id)
     store.add_items(run_id, items)
     engine = RunEngine(store, run_id, components, concurrency=concurrency or cfg.concurrency, progress=progress)

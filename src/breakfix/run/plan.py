@@ -30,6 +30,12 @@ class AttackPlan:
     config: dict[str, Any]
     attacker: Target | None = None
     objective: Scorer | None = None
+    chains: tuple[int, ...] | None = None  # indices of the run's chains this attack uses (None: all)
+    languages: frozenset[str] | None = None  # item languages this attack runs on (None: all)
+
+    def applies(self, item: Item, chain_index: int) -> bool:
+        return ((self.chains is None or chain_index in self.chains)
+                and (self.languages is None or item.language in self.languages))
 
 
 @dataclass
@@ -135,14 +141,22 @@ def _build(cfg: RunConfig) -> Components:
     default_objective = scorers[obj] if obj is not None else None
     run_attacker: Target | None = _at("attacker", make_target, cfg.attacker) if cfg.attacker is not None else None
     extra: list[Target] = [run_attacker] if run_attacker is not None else []
+    chains = _build_chains(cfg)
     attacks: list[AttackPlan] = []
     for i, spec in enumerate(cfg.attacks):
-        attacks.extend(_at(f"attacks[{i}]", _make_attacks, spec, run_attacker, default_objective, extra))
+        scope = _scope(cfg, i, spec, chains)
+        for a in _at(f"attacks[{i}]", _make_attacks, spec, run_attacker, default_objective, extra):
+            a.chains, a.languages = scope
+            attacks.append(a)
     labels = [a.label for a in attacks]
     dup = next((x for x in labels if labels.count(x) > 1), None)
     if dup is not None:
         # Two attacks under one label would be counted as one in every table: make the user say.
         raise ConfigError(f"{cfg.source}: attacks: two attacks are labelled {dup!r}; give them distinct 'label's")
+    return Components(targets=targets, attacks=attacks, chains=chains, scorers=scorers, extra_targets=extra)
+
+
+def _build_chains(cfg: RunConfig) -> list[Chain]:
     chains: list[Chain] = []
     for i, chain in enumerate(cfg.converters):
         names, keys, convs, specs = [], [], [], []
@@ -153,7 +167,25 @@ def _build(cfg: RunConfig) -> Components:
             keys.append(_chain_key(name, params))
             convs.append(_at(f"converters[{i}][{j}]", create, "converter", name, **params))
         chains.append(Chain(names, keys, convs, specs))
-    return Components(targets=targets, attacks=attacks, chains=chains, scorers=scorers, extra_targets=extra)
+    return chains
+
+
+def _scope(cfg: RunConfig, i: int, spec: AttackSpec, chains: list[Chain]
+           ) -> tuple[tuple[int, ...] | None, frozenset[str] | None]:
+    """The chains and languages an attack spec is limited to; its chains must be run chains."""
+    idx: tuple[int, ...] | None = None
+    if spec.converters is not None:
+        by_key = {tuple(c.key): k for k, c in enumerate(chains)}
+        found = []
+        for j, chain in enumerate(spec.converters):
+            key = tuple(c if isinstance(c, str) else _chain_key(c.name, c.params) for c in chain)
+            if key not in by_key:
+                raise ConfigError(f"{cfg.source}: attacks[{i}].converters[{j}]: chain {list(key)} is not one "
+                                  f"of the run's converters; add it there first")
+            found.append(by_key[key])
+        idx = tuple(found)
+    langs = frozenset(spec.languages) if spec.languages is not None else None
+    return idx, langs
 
 
 def _make_attacks(spec: AttackSpec, run_attacker: Target | None, default_objective: Scorer | None,
@@ -179,10 +211,10 @@ def _make_attacks(spec: AttackSpec, run_attacker: Target | None, default_objecti
     return out
 
 
-def plan_size(cfg: RunConfig, n_items: int, n_attacks: int | None = None) -> int:
-    """How many attempts the plan holds (``n_attacks``: after template expansion)."""
-    attacks = len(cfg.attacks) if n_attacks is None else n_attacks
-    return n_items * attacks * len(cfg.converters) * len(cfg.targets) * cfg.repeats
+def plan_size(cfg: RunConfig, items: Sequence[Item], attacks: Sequence[AttackPlan]) -> int:
+    """How many attempts the plan holds (attacks after template expansion and scoping)."""
+    cells = sum(1 for item in items for a in attacks for ci in range(len(cfg.converters)) if a.applies(item, ci))
+    return cells * len(cfg.targets) * cfg.repeats
 
 
 def iter_plan(cfg: RunConfig, items: Sequence[Item], run_id: str, attacks: Sequence[AttackPlan],
@@ -199,6 +231,8 @@ def iter_plan(cfg: RunConfig, items: Sequence[Item], run_id: str, attacks: Seque
         for item in items:
             for ai, a in enumerate(attacks):
                 for ci, c in enumerate(chains):
+                    if not a.applies(item, ci):
+                        continue
                     for tname in target_names:
                         aid = attempt_id(run_id=run_id, item_id=item.id, attack=a.label, attack_config=a.config,
                                          converters=c.key, target=tname, repeat=repeat)
