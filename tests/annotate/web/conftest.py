@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import threading
 import time
@@ -15,9 +13,6 @@ from typing import Any, Iterator
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 PASSWORDS = {"olga": "owner-pass-1", "ann": "ann-pass-123", "ben": "ben-pass-123"}
 
@@ -122,22 +117,6 @@ def live(tmp_path: Path) -> Iterator[Seeded]:
         yield Seeded(url, db_url, pid, [i.id for i in items], [i.external_id for i in items])
 
 
-# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
-# thread while it is started, which would break every later test that calls asyncio.run().
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Debian Chromium for the whole session (Playwright drives it; nothing is downloaded)."""
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    try:
-        yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def login(browser: Any, base: str, name: str) -> Any:
