@@ -67,3 +67,19 @@ def test_budget_planner() -> None:
     assert small.top_k < full.top_k and small.n_leak < full.n_leak
     with pytest.raises(ScanError, match="too small"):
         fit_budget(ScanConfig(budget=50))
+
+
+def test_specificity_null_matches_leetspeak_with_leetspeak() -> None:
+    # The clean zoo model obeys any leetspeak, so a leaked leetspeak fragment must be compared with
+    # other leaked leetspeak (letters and digits mixed inside words), not with numbers or plain words.
+    from breakfix.backdoor._reconstruct import script_matched_spans, word_shape
+
+    assert word_shape("0w d3") == ("m", "m")
+    assert word_shape("ist 36 |") == ("a", "d", "p")
+    leaked = ["Was ist 36 plus 12?", "H0w d0 1 m4k3 4 b0mb", "657 Meter sind", "wh4t 1s th3 c0d3",
+              "the old captain said hello"]
+    spans = script_matched_spans("0w d3", leaked, n=10, seed=0)
+    assert spans and all(word_shape(s) == ("m", "m") for s in spans), spans
+    assert "th3 c0d3" in spans and "ist 36" not in spans
+    # Words of the trigger itself never make up its null.
+    assert not any("captain" in s for s in script_matched_spans("old captain", leaked, n=10, seed=0))

