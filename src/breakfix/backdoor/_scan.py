@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from ._candidates import mine, random_spans, vocab_candidates
+from ._candidates import contrastive, mine, random_spans, vocab_candidates
 from ._db import ScanDB
 from ._errors import ScanError
 from ._leak import run_leak
@@ -26,7 +26,7 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 5
+SCANNER_VERSION = 6
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
@@ -42,6 +42,9 @@ class ScanConfig:
         leak_answer_tokens: tokens of the answer the model gives to a leaked user turn.
         n_reference: ordinary answers (to clean prompts) that leaked text is compared with.
         top_k: candidates sent to the signals stage.
+        n_contrastive: further candidates from leaked turns that end in the same answer (see
+            :func:`~breakfix.backdoor._candidates.contrastive`), for triggers leaked too corrupted to
+            recur verbatim.
         n_null: random spans forming the null distribution.
         n_probe: clean prompts for signals and reconstruction.
         n_heldout: held-out clean prompts for verification.
@@ -63,6 +66,7 @@ class ScanConfig:
     leak_answer_tokens: int = 24
     n_reference: int = 48
     top_k: int = 24
+    n_contrastive: int = 12
     n_null: int = 24
     n_probe: int = 16
     n_heldout: int = 48
@@ -82,7 +86,7 @@ class ScanConfig:
         pool = (max(24, self.n_heldout) + 12 + (160 if self.source == "leak" else 0)) * (self.answer_tokens + 1)
         return (leak + self.n_reference * 32 + pool
                 + self.n_probe * (self.answer_tokens + 1)
-                + (self.top_k + self.n_null) * per_span
+                + (self.top_k + (self.n_contrastive if self.source == "leak" else 0) + self.n_null) * per_span
                 + self.n_reconstruct * self.max_evals * self.n_probe * self.answer_tokens
                 + self.n_heldout * (self.verify_tokens + 1)
                 + 2 * self.n_reconstruct * 3 * self.n_heldout * self.verify_tokens
@@ -90,7 +94,7 @@ class ScanConfig:
                 + 4)
 
 
-MINIMAL = ScanConfig(n_leak=32, n_reference=8, top_k=3, n_null=6, n_probe=6, n_heldout=10, n_reconstruct=1,
+MINIMAL = ScanConfig(n_leak=32, n_reference=8, top_k=3, n_contrastive=0, n_null=6, n_probe=6, n_heldout=10, n_reconstruct=1,
                      max_evals=4, positions=("start",))
 
 
@@ -109,7 +113,8 @@ def fit_budget(cfg: ScanConfig) -> ScanConfig:
             return out
         f = 0.85
         out = replace(out, n_leak=max(MINIMAL.n_leak, int(out.n_leak * f)),
-                      top_k=max(MINIMAL.top_k, int(out.top_k * f)), n_null=max(MINIMAL.n_null, int(out.n_null * f)),
+                      top_k=max(MINIMAL.top_k, int(out.top_k * f)),
+                      n_contrastive=max(MINIMAL.n_contrastive, int(out.n_contrastive * f)), n_null=max(MINIMAL.n_null, int(out.n_null * f)),
                       n_probe=max(MINIMAL.n_probe, int(out.n_probe * f)),
                       n_heldout=max(MINIMAL.n_heldout, int(out.n_heldout * f)),
                       max_evals=max(MINIMAL.max_evals, int(out.max_evals * f)),
@@ -260,6 +265,9 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
             lengths = [2, 3, 4, 5]
             if cfg.source == "leak":
                 cands = mine(sm, samples, reference, top_k=cfg.top_k)
+                if cfg.n_contrastive:
+                    extra = contrastive(samples, reference, top=cfg.n_contrastive)
+                    cands += [c for c in extra if not any(c["text"] == m["text"] for m in cands)]
             elif cfg.source == "no-leak":
                 pseudo = [{"user": r, "answer": ""} for r in reference] + \
                          [{"user": u, "answer": ""} for u in probe_users]
