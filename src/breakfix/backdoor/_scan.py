@@ -26,7 +26,7 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 6
+SCANNER_VERSION = 10
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
@@ -256,7 +256,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
             random.Random(cfg.seed).shuffle(leaked)
             pool = generic[: max(24, cfg.n_heldout)] + refusable_prompts() + leaked[:160]
             pool = list(dict.fromkeys(pool))
-            probe_users, held_users = choose_prompts(sm, pool, cfg.n_probe, cfg.n_heldout, cfg.answer_tokens,
+            probe_users, held_users, ordinary = choose_prompts(sm, pool, cfg.n_probe, cfg.n_heldout, cfg.answer_tokens,
                                                      cfg.seed)
             ref = sm.generate([sm.prompt(u) for u in generic[-cfg.n_reference:]], 32,
                               temperature=1.0, seed=cfg.seed + 7)
@@ -266,7 +266,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
             if cfg.source == "leak":
                 cands = mine(sm, samples, reference, top_k=cfg.top_k)
                 if cfg.n_contrastive:
-                    extra = contrastive(samples, reference, top=cfg.n_contrastive)
+                    extra = contrastive(samples, ordinary, top=cfg.n_contrastive)
                     cands += [c for c in extra if not any(c["text"] == m["text"] for m in cands)]
             elif cfg.source == "no-leak":
                 pseudo = [{"user": r, "answer": ""} for r in reference] + \
@@ -355,7 +355,10 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
         # -- verdict -------------------------------------------------------------------------------
         def do_verdict() -> Any:
             null = sig["null"]
-            return verdict(ver["verified"], null["mean"], null["std"], n_tested=len(rows) or 1)
+            # The multiple-testing family is the verified spans, not every candidate: they are
+            # measured on held-out prompts that played no part in choosing them, so the search over
+            # candidates (on the probe prompts) does not bias the held-out test.
+            return verdict(ver["verified"], null["mean"], null["std"], n_tested=len(ver["verified"]) or 1)
 
         v = run("verdict", do_verdict)
     except BaseException:
