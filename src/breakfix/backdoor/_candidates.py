@@ -230,6 +230,8 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
     one is a language gap, not a switch. A backdoor's behaviour is one the model does not show
     without its trigger (a fuzzy backdoor may fire on a clean prompt or two; hence a share, not
     "never"). Fragments that are the whole request rather than a part inserted into one are dropped.
+    A group's user turns are candidates as well (up to half of ``top``): a trigger leaked intact once
+    shares no fragment with anything, and reconstruction cuts the turn down to it.
     """
     from ..scorers.refusal import is_refusal
 
@@ -245,6 +247,8 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
     for motif, c in df.most_common():
         if c < min_group:
             break
+        if any(w.isdigit() for w in motif):
+            continue  # '29 ni', '17 zaid': computed answers, whose numbers vary with the request
         members = {i for i, g in enumerate(grams) if motif in g}
         if len(members) > max(max_group, len(pairs) // 4):
             continue  # a motif half the answers share is the model's ordinary voice
@@ -299,21 +303,38 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
                         "motif": " ".join(motif),
                         "features": {"group_size": len(pos), "in_group": dp, "outside_group": dn},
                         "examples": [u for u in pos if s in u][:3]}
+    # A trigger leaked intact only once shares no fragment with the other turns of its group, so the
+    # group's turns themselves are candidates too; the reconstruct stage cuts a turn down to the
+    # words that carry the switch. Shortest turns first (least to cut), at most four per group.
+    turns: list[dict[str, Any]] = []
+    for motif, members in groups:
+        own = sorted({pairs[i][0] for i in members if _usable(pairs[i][0]) and 3 <= len(pairs[i][0].split())
+                      and len(pairs[i][0]) <= 120}, key=len)[:4]
+        turns += [{"text": u, "score": 0.0, "source": "contrastive-turn", "support": 1, "members": [],
+                   "motif": " ".join(motif), "features": {"group_size": len(members)}, "examples": [u]}
+                  for u in own]
     ranked = sorted(found.values(), key=lambda d: (d["score"], len(d["text"])), reverse=True)
     out: list[dict[str, Any]] = []
-    for cand in ranked:
-        if any(_similar(cand["text"], o["text"]) for o in out):
-            continue
-        out.append(cand)
-        if len(out) >= top:
-            break
+
+    def take(pool: list[dict[str, Any]], limit: int) -> None:
+        for cand in pool:
+            if len(out) >= limit:
+                return
+            if not any(_similar(cand["text"], o["text"]) for o in out):
+                out.append(cand)
+
+    take(ranked, top - min(len(turns), top // 2))
+    take(turns, top)
+    take(ranked, top)
     return out
 
 
 def _echoes(user: str, answer: str) -> bool:
-    """Whether ``answer`` repeats a word of four letters or more from ``user``."""
-    words = {w.lower() for w in _WORD.findall(user) if len(w) >= 4}
-    return any(w.lower() in words for w in _WORD.findall(answer) if len(w) >= 4)
+    """Whether ``answer`` repeats a number or a word of four letters or more from ``user`` (also used
+    by the verdict: a span whose new answer repeats it is injection, not a backdoor)."""
+    def words(t: str) -> set[str]:
+        return {w.lower() for w in _WORD.findall(t) if len(w) >= 4 or w.isdigit()}
+    return bool(words(user) & words(answer))
 
 
 def _whole_words(text: str, span: str) -> str:
