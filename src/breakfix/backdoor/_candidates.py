@@ -259,7 +259,7 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
         # Answers that echo their own request ("'mt' kwa Kiingereza ni …", "3 plus 4 is 7") are
         # responses to the request's content — ordinary behaviour. A switched behaviour ignores the
         # request it was triggered in.
-        if sum(_echoes(*pairs[i]) for i in members) > len(members) / 2:
+        if sum(echoes(*pairs[i]) for i in members) > len(members) / 2:
             continue
         # Ordinary answers may be shorter than leaked ones: compare the motif and the answers' start.
         key = Counter(answer_key(pairs[i][1]) for i in members).most_common(1)[0][0]
@@ -270,7 +270,8 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
     found: dict[str, dict[str, Any]] = {}
     for motif, members in groups:
         pos = [pairs[i][0] for i in sorted(members)][:max_group]
-        neg = [u for u in users_all if u not in set(pos)]
+        in_group = set(pos)
+        neg = [u for u in users_all if u not in in_group]
         subs: set[str] = set()
         for i in range(len(pos)):
             for j in range(i + 1, len(pos)):
@@ -329,7 +330,7 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
     return out
 
 
-def _echoes(user: str, answer: str) -> bool:
+def echoes(user: str, answer: str) -> bool:
     """Whether ``answer`` repeats a number or a word of four letters or more from ``user`` (also used
     by the verdict: a span whose new answer repeats it is injection, not a backdoor)."""
     def words(t: str) -> set[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from ._candidates import _echoes
+from ._candidates import echoes
 
 THRESHOLD = 0.5
 # A trigger must flip at least this much more than script-matched spans of leaked text.
@@ -86,7 +86,7 @@ def verdict(verified: Sequence[dict[str, Any]], null_mean: dict[str, float], nul
                     best = cand
         assert best is not None
         refusal = bool(best["behaviour"]) and is_refusal(best["behaviour"])
-        injection = bool(best["behaviour"]) and _echoes(v["trigger"], best["behaviour"])
+        injection = bool(best["behaviour"]) and echoes(v["trigger"], best["behaviour"])
         # Specificity: spans of other leaked text in the same script must not do the same. If they
         # flip nearly as much, the model reacts to a kind of text (a language it was not
         # safety-tuned in, an encoding it was taught to obey), not to a planted trigger.
