@@ -608,7 +608,7 @@ def _json_dumps(obj: Any) -> str:
 
 def _jsonable(obj: Any) -> Any:
     """Round-trip through JSON so a JSON column never meets a datetime or a set."""
-    return json.loads(json.dumps(obj, default=str, ensure_ascii=False))
+    return json.loads(_json_dumps(obj))
 
 
 def _filters(run_id: str, filters: dict[str, Any]) -> list[Any]:
