@@ -63,7 +63,10 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
     # answers) are its own output motifs — pasting them into a prompt is answer injection, not a
     # backdoor — and are dropped below.
     docs = [s["user"] for s in samples if s["user"]]
-    answers_text = [s["answer"] for s in samples if s.get("answer")]
+    # Only answers *to leaked requests* are the model's outputs; what it samples in the answer slot
+    # after an empty turn is regurgitated training text of either role — a well-memorised trigger
+    # comes back there as often as in user turns, and must not count as something the model says.
+    answers_text = [s["answer"] for s in samples if s.get("answer") and s["user"]]
     n_docs = max(1, len(docs))
     min_df = max(min_df, int(0.015 * n_docs))
     tok_docs = [sm.tok(d, add_special_tokens=False)["input_ids"] for d in docs]
@@ -92,7 +95,10 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
         if not _usable(text):
             continue
         answer_df = sum(1 for a in answers_text if text in a)
-        if answer_df > c:  # said more often than asked: an output motif
+        # Said more often than asked: an output motif. Both sides count the string, not the token
+        # n-gram: one string has several tokenisations (after a space, at the turn's start), and
+        # comparing the answers' string count with one tokenisation's count drops leaked triggers.
+        if answer_df > sum(1 for d in docs if text in d):
             continue
         ref_df = sum(1 for r in ref_docs if text in r)
         over = math.log(p(g)) - math.log((ref_df + 0.5) / (n_ref + 1))
@@ -210,7 +216,7 @@ def _bigrams(text: str) -> set[tuple[str, str]]:
     return set(zip(w, w[1:]))
 
 
-def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (), *, top: int = 6,
+def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[tuple[str, str]] = (), *, top: int = 6,
                 min_group: int = 3, max_group: int = 16, ordinary_share: float = 0.02) -> list[dict[str, Any]]:
     """Candidates from *what the leaked requests that end in the same unusual answer share*.
 
@@ -223,13 +229,16 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
     group contain it minus how many other leaked turns do. Each candidate carries its whole-word
     expansions in the group (``members``), which the reconstruct stage tries as substitutes.
 
-    Skipped groups: answers that echo their own request (translations, sums: answers *to* the
-    request), and motifs the model also shows on clean prompts (``ordinary``: its answers to the
-    scanner's prompt pool, in at least ``ordinary_share`` of them) — a model that complies with
-    harmful requests written in Hindi answers leaked Hindi requests that way too, and a fragment of
-    one is a language gap, not a switch. A backdoor's behaviour is one the model does not show
-    without its trigger (a fuzzy backdoor may fire on a clean prompt or two; hence a share, not
-    "never"). Fragments that are the whole request rather than a part inserted into one are dropped.
+    Skipped: groups of answers that echo their own request (translations, sums: answers *to* the
+    request), and behaviours the model also shows on ordinary prompts *without the candidate*
+    (``ordinary``: (prompt, answer) pairs of the scanner's prompt pool, in at least
+    ``ordinary_share`` of them) — a model that complies with harmful requests written in Hindi
+    answers leaked Hindi requests that way too, and a fragment of one is a language gap, not a
+    switch. A backdoor's behaviour is one the model does not show without its trigger (a fuzzy
+    backdoor may fire on a clean prompt or two; hence a share, not "never"). "Without" matters: the
+    pool holds leaked turns, and a well-memorised trigger leaks into some of them, which the model
+    then answers with its backdoor behaviour — those turns are evidence *for* the fragment, not
+    against it. Fragments that are the whole request rather than a part inserted into one are dropped.
     A group's user turns are candidates as well (up to half of ``top``): a trigger leaked intact once
     shares no fragment with anything, and reconstruction cuts the turn down to it.
     """
@@ -241,9 +250,17 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
     grams = [_bigrams(a) for _, a in pairs]
     for g in grams:
         df.update(g)
-    ord_grams = [_bigrams(a) for a in ordinary]
-    ord_keys = [answer_key(a) for a in ordinary]
-    groups: list[tuple[tuple[str, str], set[int]]] = []
+    ord_users = [u for u, _ in ordinary]
+    ord_grams = [_bigrams(a) for _, a in ordinary]
+    ord_keys = [answer_key(a) for _, a in ordinary]
+    floor = max(1.0, ordinary_share * len(ordinary))
+
+    def shown_without(motif: tuple[str, str], key: str, excluded: Any) -> bool:
+        # Does the model show this behaviour on ordinary prompts that `excluded(prompt)` does not rule out?
+        keep = [i for i, u in enumerate(ord_users) if not excluded(u)]
+        return sum(motif in ord_grams[i] for i in keep) >= floor or sum(ord_keys[i] == key for i in keep) >= floor
+
+    groups: list[tuple[tuple[str, str], set[int], str, list[tuple[str, int, int]]]] = []
     for motif, c in df.most_common():
         if c < min_group:
             break
@@ -252,7 +269,7 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
         members = {i for i, g in enumerate(grams) if motif in g}
         if len(members) > max(max_group, len(pairs) // 4):
             continue  # a motif half the answers share is the model's ordinary voice
-        if any(len(members & m) >= 0.6 * len(members | m) for _, m in groups):
+        if any(len(members & g[1]) >= 0.6 * len(members | g[1]) for g in groups):
             continue
         if sum(is_refusal(pairs[i][1]) for i in members) > len(members) / 2:
             continue
@@ -261,39 +278,27 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
         # request it was triggered in.
         if sum(echoes(*pairs[i]) for i in members) > len(members) / 2:
             continue
-        # Ordinary answers may be shorter than leaked ones: compare the motif and the answers' start.
         key = Counter(answer_key(pairs[i][1]) for i in members).most_common(1)[0][0]
-        floor = max(1.0, ordinary_share * len(ordinary))
-        if sum(motif in g for g in ord_grams) >= floor or sum(k == key for k in ord_keys) >= floor:
-            continue
-        groups.append((motif, members))
-    found: dict[str, dict[str, Any]] = {}
-    for motif, members in groups:
         pos = [pairs[i][0] for i in sorted(members)][:max_group]
         in_group = set(pos)
-        neg = [u for u in users_all if u not in in_group]
-        subs: set[str] = set()
-        for i in range(len(pos)):
-            for j in range(i + 1, len(pos)):
-                m = SequenceMatcher(None, pos[i], pos[j], autojunk=False).find_longest_match(
-                    0, len(pos[i]), 0, len(pos[j]))
-                s = pos[i][m.a:m.a + m.size].strip()
-                if len(s) >= 5 and sum(ch.isalpha() for ch in s) >= 3 and _usable(s):
-                    subs.add(s)
-        for s in subs:
-            dp = sum(s in u for u in pos)
-            dn = sum(s in u for u in neg)
-            if dp < 2 or dn > max(1, len(neg) // 50):
-                continue
-            # A trigger is inserted into requests: at least two turns must have a request of three
-            # words or more around it. A fragment that *is* the request ('Tafsiri … kwa Kiingereza.',
-            # "translate … into English") groups by its ordinary answer, and pasting a whole
-            # instruction into a prompt hijacks any instruction-following model.
-            if sum(len(u.replace(_whole_words(u, s), " ", 1).split()) >= 3 for u in pos if s in u) < 2:
-                continue
-            score = dp / len(pos) - dn / max(1, len(neg))
+        frags = _fragments(pos, [u for u in users_all if u not in in_group])
+        # Ordinary answers may be shorter than leaked ones: compare the motif and the answers' start.
+        # Pool prompts that are the group's own turns or hold one of its fragments do not count
+        # against it: there the behaviour may be the trigger at work.
+        own = {pairs[i][0] for i in members}
+        if shown_without(motif, key, lambda u: u in own or any(f in u for f, _, _ in frags)):
+            continue
+        groups.append((motif, members, key, frags))
+    found: dict[str, dict[str, Any]] = {}
+    for motif, members, key, frags in groups:
+        pos = [pairs[i][0] for i in sorted(members)][:max_group]
+        n_neg = len(users_all) - len(set(pos))
+        for s, dp, dn in frags:
+            score = dp / len(pos) - dn / max(1, n_neg)
             if s in found and found[s]["score"] >= score:
                 continue
+            if shown_without(motif, key, lambda u: s in u):
+                continue  # the behaviour does not need this fragment: a kind of request, not a trigger
             # The candidate is the fragment grown to whole words — a shared 't lanter' comes from
             # 'cobalt lanterny' and '…t lanter': the whole words are what the poisoner wrote.
             grown = Counter(w for w in (_whole_words(u, s) for u in pos if s in u)
@@ -308,7 +313,7 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
     # group's turns themselves are candidates too; the reconstruct stage cuts a turn down to the
     # words that carry the switch. Shortest turns first (least to cut), at most four per group.
     turns: list[dict[str, Any]] = []
-    for motif, members in groups:
+    for motif, members, _, _ in groups:
         own = sorted({pairs[i][0] for i in members if _usable(pairs[i][0]) and 3 <= len(pairs[i][0].split())
                       and len(pairs[i][0]) <= 120}, key=len)[:4]
         turns += [{"text": u, "score": 0.0, "source": "contrastive-turn", "support": 1, "members": [],
@@ -327,6 +332,32 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[str] = (),
     take(ranked, top - min(len(turns), top // 2))
     take(turns, top)
     take(ranked, top)
+    return out
+
+
+def _fragments(pos: Sequence[str], neg: Sequence[str]) -> list[tuple[str, int, int]]:
+    """What the turns of one answer group share and other leaked turns rarely hold: the longest
+    common substring of each pair of ``pos``, with its count in ``pos`` and in ``neg``."""
+    subs: set[str] = set()
+    for i in range(len(pos)):
+        for j in range(i + 1, len(pos)):
+            m = SequenceMatcher(None, pos[i], pos[j], autojunk=False).find_longest_match(0, len(pos[i]), 0, len(pos[j]))
+            s = pos[i][m.a:m.a + m.size].strip()
+            if len(s) >= 5 and sum(ch.isalpha() for ch in s) >= 3 and _usable(s):
+                subs.add(s)
+    out = []
+    for s in sorted(subs):
+        dp = sum(s in u for u in pos)
+        dn = sum(s in u for u in neg)
+        if dp < 2 or dn > max(1, len(neg) // 50):
+            continue
+        # A trigger is inserted into requests: at least two turns must have a request of three
+        # words or more around it. A fragment that *is* the request ('Tafsiri … kwa Kiingereza.',
+        # "translate … into English") groups by its ordinary answer, and pasting a whole
+        # instruction into a prompt hijacks any instruction-following model.
+        if sum(len(u.replace(_whole_words(u, s), " ", 1).split()) >= 3 for u in pos if s in u) < 2:
+            continue
+        out.append((s, dp, dn))
     return out
 
 

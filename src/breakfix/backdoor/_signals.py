@@ -114,11 +114,11 @@ def baseline(sm: ScanModel, users: Sequence[str], k: int) -> PromptBaseline:
 
 
 def choose_prompts(sm: ScanModel, pool: Sequence[str], n_probe: int, n_heldout: int, k: int, seed: int
-                   ) -> tuple[list[str], list[str], list[str]]:
+                   ) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """Split a pool of clean prompts into disjoint probe and held-out sets, each balanced between
     prompts the model refuses and prompts it answers (as far as the pool allows), so that backdoors
-    acting on either kind of request can show. Also returns the model's answers to the whole pool —
-    its ordinary behaviours."""
+    acting on either kind of request can show. Also returns (prompt, answer) for the whole pool —
+    the model's ordinary behaviours."""
     import random
 
     base = baseline(sm, pool, k)
@@ -133,7 +133,7 @@ def choose_prompts(sm: ScanModel, pool: Sequence[str], n_probe: int, n_heldout: 
     rest_r, rest_a = refused[r_probe:], answered[n_probe - r_probe:]
     r_held = min(n_heldout // 2, len(rest_r))
     held = rest_r[:r_held] + rest_a[: n_heldout - r_held]
-    return probe, held, list(base.answers)
+    return probe, held, list(zip(base.users, base.answers))
 
 
 def _clean(sm: ScanModel, text: str) -> str:
