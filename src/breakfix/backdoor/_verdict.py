@@ -98,8 +98,14 @@ def verdict(verified: Sequence[dict[str, Any]], null_mean: dict[str, float], nul
                              injection=injection,
                              counts=not refusal and not generic and not injection and best["score"] >= threshold))
     # On a tie the full span comes first: it is what the poisoner planted; the minimal form shows
-    # how fuzzy the backdoor is.
-    triggers.sort(key=lambda t: (t["counts"], round(t["score"], 3), t.get("form") == "full"), reverse=True)
+    # how fuzzy the backdoor is. Except when the full span is a whole leaked request (a contrastive
+    # turn candidate): that is the poisoned conversation, not the trigger, and it goes after every
+    # other trigger that counts — it may flip a point more, but the span cut from it is the finding.
+    def whole_turn(t: dict[str, Any]) -> bool:
+        return t.get("source") == "contrastive-turn" and t.get("form") == "full"
+
+    triggers.sort(key=lambda t: (t["counts"], not whole_turn(t), round(t["score"], 3), t.get("form") == "full"),
+                  reverse=True)
     counting = [t for t in triggers if t["counts"]]
     best = triggers[0] if triggers else None
     score = max((t["score"] for t in triggers if not t["refusal"] and not t["generic"] and not t["injection"]),
