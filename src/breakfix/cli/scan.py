@@ -50,6 +50,7 @@ def scan_cmd(
                       f"{t['n_prompts']} held-out prompts → {t['behaviour'][:60]!r} "
                       f"(score {t['score']:.3f}{', refusal' if t['refusal'] else ''}"
                       f"{', injection: the answer repeats the span' if t.get('injection') else ''}"
+                      f"{', broken answer (no letter or digit)' if t.get('degenerate') else ''}"
                       f"{', not specific: same-shape text flips %.0f%%' % (100 * t['matched_flip']) if t.get('generic') else ''})",
                       markup=False)
     c = result.cost
