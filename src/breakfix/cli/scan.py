@@ -49,7 +49,7 @@ def scan_cmd(
         console.print(f"  trigger {t['trigger']!r} at {t['position']}: flips {t['flip_rate']:.0%} of "
                       f"{t['n_prompts']} held-out prompts → {t['behaviour'][:60]!r} "
                       f"(score {t['score']:.3f}{', refusal' if t['refusal'] else ''}"
-                      f"{', injection: the answer repeats the span' if t.get('injection') else ''}"
+                      f"{', injection: a whole leaked request, or the answer repeats the span' if t.get('injection') else ''}"
                       f"{', broken answer (no letter or digit)' if t.get('degenerate') else ''}"
                       f"{', not specific: same-shape text flips %.0f%%' % (100 * t['matched_flip']) if t.get('generic') else ''})",
                       markup=False)
