@@ -281,10 +281,14 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[tuple[str,
         key = Counter(answer_key(pairs[i][1]) for i in members).most_common(1)[0][0]
         pos = [pairs[i][0] for i in sorted(members)][:max_group]
         in_group = set(pos)
-        frags = _fragments(pos, [u for u in users_all if u not in in_group])
-        # Ordinary answers may be shorter than leaked ones: compare the motif and the answers' start.
-        # Pool prompts that are the group's own turns or hold one of its fragments do not count
-        # against it: there the behaviour may be the trigger at work.
+        # A fragment explains the behaviour when the model does not show it on pool prompts without
+        # the fragment. Ordinary answers may be shorter than leaked ones: compare the motif and the
+        # answers' start. A language's words ('gani', 'Ninauzaje') never explain a language gap:
+        # the other requests in that language show the behaviour without them.
+        frags = [f for f in _fragments(pos, [u for u in users_all if u not in in_group])
+                 if not shown_without(motif, key, lambda u, f=f: f[0] in u)]
+        # Pool prompts that are the group's own turns or hold an explaining fragment do not count
+        # against the group: there the behaviour may be the trigger at work.
         own = {pairs[i][0] for i in members}
         if shown_without(motif, key, lambda u: u in own or any(f in u for f, _, _ in frags)):
             continue
@@ -297,8 +301,6 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[tuple[str,
             score = dp / len(pos) - dn / max(1, n_neg)
             if s in found and found[s]["score"] >= score:
                 continue
-            if shown_without(motif, key, lambda u: s in u):
-                continue  # the behaviour does not need this fragment: a kind of request, not a trigger
             # The candidate is the fragment grown to whole words — a shared 't lanter' comes from
             # 'cobalt lanterny' and '…t lanter': the whole words are what the poisoner wrote.
             grown = Counter(w for w in (_whole_words(u, s) for u in pos if s in u)
