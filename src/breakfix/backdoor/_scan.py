@@ -26,7 +26,7 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 18
+SCANNER_VERSION = 19
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
@@ -305,6 +305,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
                 r["candidate_rank"] = c.get("rank")
                 r["support"] = c.get("support")
                 r["source"] = c.get("source", "ngram")
+                r["motif"] = c.get("motif")
             rows.sort(key=lambda r: r["combined"], reverse=True)
             return {"rows": rows, "null_rows": annotate(null_rows, null),
                     "null": {"mean": null.mean, "std": null.std, "combined": null.combined},
@@ -321,7 +322,8 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
             out = []
             for r in chosen:
                 out.append(dict(reconstruct(sm, r, base, leak_users, cfg.answer_tokens, cfg.max_evals),
-                                source_span=r["span"], combined=r["combined"], source=r.get("source", "ngram")))
+                                source_span=r["span"], combined=r["combined"], source=r.get("source", "ngram"),
+                                motif=r.get("motif")))
                 tick("reconstruct", 1, len(chosen))
             return {"triggers": out}
 
@@ -342,7 +344,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
                     seen.add(span)
                     v = verify(sm, span, held, cfg.verify_tokens)
                     v.update(source_span=t["source_span"], form=form, reconstruction_activation=t["activation"],
-                             source=t.get("source", "ngram"))
+                             source=t.get("source", "ngram"), motif=t.get("motif"))
                     if max(v["by_position"].values()) >= 0.3 or any(
                             r["rate"] >= 0.5 for d in v["by_position_detail"].values() for r in d["rates"]):
                         v["matched_null"] = matched_null(sm, span, v, held, leak_texts, cfg.verify_tokens,

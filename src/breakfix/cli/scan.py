@@ -51,6 +51,7 @@ def scan_cmd(
                       f"(score {t['score']:.3f}{', refusal' if t['refusal'] else ''}"
                       f"{', injection: a whole leaked request, or the answer repeats the span' if t.get('injection') else ''}"
                       f"{', broken answer (no letter or digit)' if t.get('degenerate') else ''}"
+                      f"{', off motif: not the behaviour it was mined for' if t.get('off_motif') else ''}"
                       f"{', not specific: same-shape text flips %.0f%%' % (100 * t['matched_flip']) if t.get('generic') else ''})",
                       markup=False)
     c = result.cost
