@@ -211,8 +211,12 @@ def vocab_candidates(sm: ScanModel, n: int, seed: int) -> list[str]:
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def _words(text: str) -> list[str]:
+    return [x.lower() for x in _WORD.findall(text)]
+
+
 def _bigrams(text: str) -> set[tuple[str, str]]:
-    w = [x.lower() for x in _WORD.findall(text)]
+    w = _words(text)
     return set(zip(w, w[1:]))
 
 

@@ -26,7 +26,7 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 20
+SCANNER_VERSION = 21
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
