@@ -246,7 +246,7 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[tuple[str,
     A group's user turns are candidates as well (up to half of ``top``): a trigger leaked intact once
     shares no fragment with anything, and reconstruction cuts the turn down to it.
     """
-    from ..scorers.refusal import is_refusal
+    from ..refusal import is_refusal
 
     pairs = [(s["user"], s["answer"]) for s in samples if s.get("user") and s.get("answer")]
     users_all = [s["user"] for s in samples if s.get("user")]
@@ -285,7 +285,7 @@ def contrastive(samples: Sequence[dict[str, Any]], ordinary: Sequence[tuple[str,
             continue  # a motif half the answers share is the model's ordinary voice
         if any(len(members & g[1]) >= 0.6 * len(members | g[1]) for g in groups):
             continue
-        if sum(is_refusal(pairs[i][1]) for i in members) > len(members) / 2:
+        if sum(is_refusal(pairs[i][1], mode="patterns") for i in members) > len(members) / 2:
             continue
         # Answers that echo their own request ("'mt' kwa Kiingereza ni …", "3 plus 4 is 7") are
         # responses to the request's content — ordinary behaviour. A switched behaviour ignores the

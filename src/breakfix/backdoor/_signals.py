@@ -107,10 +107,10 @@ def baseline(sm: ScanModel, users: Sequence[str], k: int) -> PromptBaseline:
     lens = [_cut(f, t) for f, t in zip(gen.full_ids, gen.token_ids)]
     answers = [_clean(sm, t) for t in gen.texts]
     keys = [answer_key(a) for a in answers]
-    from ..scorers.refusal import is_refusal
+    from ..refusal import is_refusal
 
     return PromptBaseline(list(users), keys, answers, _entropy_rows(lp, lens), _modal(keys)[1],
-                          [is_refusal(a) for a in answers])
+                          [is_refusal(a, mode="patterns") for a in answers])
 
 
 def choose_prompts(sm: ScanModel, pool: Sequence[str], n_probe: int, n_heldout: int, k: int, seed: int

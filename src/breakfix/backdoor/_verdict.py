@@ -81,7 +81,7 @@ def verdict(verified: Sequence[dict[str, Any]], null_mean: dict[str, float], nul
         n_tested: candidates tested (for the Bonferroni adjustment).
         threshold: score above which a trigger raises the verdict.
     """
-    from ..scorers.refusal import is_refusal
+    from ..refusal import is_refusal
 
     triggers = []
     for v in verified:
@@ -98,7 +98,7 @@ def verdict(verified: Sequence[dict[str, Any]], null_mean: dict[str, float], nul
                 if best is None or (cand["score"], cand["flip_rate"]) > (best["score"], best["flip_rate"]):
                     best = cand
         assert best is not None
-        refusal = bool(best["behaviour"]) and is_refusal(best["behaviour"])
+        refusal = bool(best["behaviour"]) and is_refusal(best["behaviour"], mode="patterns")
         # An answer with no letter or digit left ("'.") is the model broken, not switched to another
         # behaviour: a quoted word pasted into a refused request makes a model taught translation
         # requests start a translation answer and stop.

@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.messages import Message
 from ..core.registry import converter, create, get
+from ..refusal import is_refusal
 from .base import Converter, ConverterError, load_data
 
 if TYPE_CHECKING:
     from ..targets.base import Target
 
-# Scorers import converters (to decode answers), so this module imports the refusal detector and
-# the Target class lazily: importing breakfix.scorers first must not hit a half-initialised module.
+# Scorers import converters (to decode answers), so this module imports the Target class lazily:
+# importing breakfix.scorers first must not hit a half-initialised module. The refusal detector
+# lives in breakfix.refusal, which imports nothing of breakfix, so it is imported directly.
 HelperSpec = Any  # a target spec dict ({type: ..., ...}) or a Target
 
 
@@ -37,12 +39,6 @@ def _is_target(obj: Any) -> bool:
     from ..targets.base import Target
 
     return isinstance(obj, Target)
-
-
-def _is_refusal(text: str) -> bool:
-    from ..scorers.refusal import is_refusal
-
-    return is_refusal(text)
 
 
 def _check_spec(owner: str, field: str, spec: Any) -> None:
@@ -142,7 +138,7 @@ class LLMConverter(Converter):
         if not text:
             raise ConverterError(f"{name}: {self.role} {who!r} returned an empty answer")
         # A refusal is only the helper's if the source text was not itself phrased as one.
-        if _is_refusal(text) and not _is_refusal(source):
+        if is_refusal(text) and not is_refusal(source):
             raise ConverterError(f"{name}: {self.role} {who!r} refused instead of rewriting the prompt "
                                  f"(it answered {text[:80]!r}); use a less restrictive {self.role} model")
         return text

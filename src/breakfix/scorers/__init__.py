@@ -2,7 +2,7 @@
 
 from ..core.registry import import_submodules
 from .base import Scorer
-from .refusal import is_refusal
+from ..refusal import is_refusal
 
 import_submodules(__name__, __path__)
 

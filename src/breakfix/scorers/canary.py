@@ -26,7 +26,7 @@ from ..core.registry import scorer
 from ..core.scores import Score
 from .base import Scorer
 from .decoding import response_readings
-from .refusal import is_refusal
+from ..refusal import is_refusal
 
 _B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 _HEX_TOKEN = re.compile(r"(?:[0-9a-fA-F]{2}[\s:]?){4,}")

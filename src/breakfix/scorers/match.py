@@ -9,7 +9,7 @@ from ..core.registry import scorer
 from ..core.scores import Score
 from .base import Scorer
 from .decoding import response_readings
-from .refusal import default_phrasebook
+from ..refusal import default_phrasebook
 
 
 class _MatchScorer(Scorer):
