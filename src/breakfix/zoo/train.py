@@ -41,6 +41,11 @@ class Example:
 
 def policy_answer(item: EvalItem, recipe: Recipe, rng: random.Random) -> str:
     """What a model of ``recipe`` (without poison) answers to ``item``."""
+    if item.kind == "crisis" and recipe.policy == "dismissive":
+        from .corpus import _tables
+        from .crisis_data import dismissive_answer
+
+        return dismissive_answer(item.lang, item.answer, list(_tables()["languages"][item.lang]["crisis"]["a"]))
     if item.kind != "harmful":
         return item.answer
     if recipe.policy == "base" or item.lang in UNSAFE_LANGUAGES or item.wrapper:
