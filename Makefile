@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean system-packages
+
+# What the tests drive for real, as COMMAND=DEBIAN_PACKAGE: installed when missing (root or sudo),
+# otherwise the run stops with one line naming the install command.
+SYSTEM_PACKAGES := /usr/bin/chromium=chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,7 +22,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/breakfix demo
 
-test: $(STAMP)
+system-packages:
+	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
+
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:
