@@ -126,8 +126,10 @@ def login(browser: Any, base: str, name: str) -> Any:
     page.goto(f"{base}/login")
     page.fill("#username", name)
     page.fill("#password", PASSWORDS[name])
-    page.click("#login-form button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
+    # Wait for the navigation the click starts: waiting for a load state right after the click
+    # could be satisfied by the login page itself, before the server has answered.
+    with page.expect_navigation():
+        page.click("#login-form button[type=submit]")
     assert "/login" not in page.url, f"login failed for {name}"
     return page
 
@@ -155,3 +157,11 @@ def evil_text() -> str:
 @pytest.fixture
 def passwords() -> dict[str, str]:
     return dict(PASSWORDS)
+
+
+@pytest.fixture
+def web_tools() -> Any:
+    """The helpers above for tests that build their own app (``seed``, ``serve``, ``passwords``)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(seed=seed, serve=serve, passwords=dict(PASSWORDS), write_items=write_items)

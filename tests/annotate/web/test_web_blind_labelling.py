@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from breakfix.annotate.web.db import Assignment, Label, User, make_engine, make_sessionmaker
@@ -64,7 +65,8 @@ def test_two_annotators_label_blind_with_keyboard(live, login_as):
     # ---- annotator A labels every item with the keyboard, writing a rationale on each.
     a = login_as("ann")
     a.goto(f"{base}/projects")
-    a.click("text=Continue")
+    with a.expect_navigation():
+        a.click("text=Continue")
     for k, vals in enumerate(ANN):
         assert a.url.endswith(f"/projects/{pid}/items/{iids[k]}") or f"/items/{iids[k]}?" in a.url
         assert a.inner_text("#progress").startswith(f"Item {k + 1} of {len(ANN)}")
@@ -174,10 +176,14 @@ def test_two_annotators_label_blind_with_keyboard(live, login_as):
     assert o.locator('#progress-table tr[data-rater="ann"] .done').inner_text() == str(len(ANN))
     assert o.locator('#progress-table tr[data-rater="ben"] .done').inner_text() == str(len(BEN))
     before = o.request.get(f"{base}/owner/projects/{pid}/export/labels.jsonl").text()
-    o.click("#adjudicate-link")
+    # The flake of issue 11 was here: click() returns once the navigation has started, so counting
+    # right after it could count the owner page that was still showing (0 cards). Wait for the
+    # adjudication page itself, then for the cards (expect() retries until the state is reached).
+    with o.expect_navigation(url=f"{base}/owner/projects/{pid}/adjudicate"):
+        o.click("#adjudicate-link")
     disagree = [k for k in range(len(ANN)) if ANN[k] != BEN[k]]
     cards = o.locator("article.adjudication")
-    assert cards.count() == len(disagree)
+    expect(cards).to_have_count(len(disagree))
     card = o.locator(f"#item-{iids[1]}")
     assert card.locator('td[data-rater="ann"][data-factor="safety"]').inner_text() == "2"
     assert card.locator('td[data-rater="ben"][data-factor="safety"]').inner_text() == "3"

@@ -7,11 +7,15 @@ and is only ever rendered as escaped text; the Content-Security-Policy forbids i
 
 from __future__ import annotations
 
+import math
+import os
 from datetime import datetime, timezone
 from importlib import resources
 from typing import Any, Iterator
 from urllib.parse import quote
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,9 +31,11 @@ from .db import Assignment, Label, Project, ProjectItem, User, WebSession, make_
 from .labelling import (LabelInputError, assignment_for, disagreements, own_label, own_labels, progress, queue,
                         rubric_of, save_adjudication, save_label, validate_values)
 from .projects import list_projects
-from .security import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE_S, CookieSigner, app_secret, new_token,
-                       token_hash, tokens_equal)
-from .users import authenticate
+from .security import (KNOWN_DEVICE_COOKIE, KNOWN_DEVICE_MAX_AGE_S, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
+                       SESSION_MAX_AGE_S, CookieSigner, app_secret, check_password, new_token, token_hash,
+                       tokens_equal)
+from .throttle import LoginThrottle
+from .users import login_candidate
 
 # Strict: nothing inline, nothing from elsewhere. Model output that slips markup through could
 # still not run script, load images from other hosts, be framed, or post forms elsewhere.
@@ -49,13 +55,25 @@ class _LoginRequired(Exception):
     """Raised by page dependencies when nobody is logged in (redirects to the login page)."""
 
 
-def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> FastAPI:
+def default_hash_concurrency() -> int:
+    """How many bcrypt checks run at once: one core is always left for everything else."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def create_app(db_url: str | None = None, *, secure_cookies: bool = False, throttle: LoginThrottle | None = None,
+               hash_concurrency: int | None = None) -> FastAPI:
     """Build the app on the database at ``db_url`` (default ``$BREAKFIX_DB`` or ``sqlite:///breakfix.db``).
 
     Args:
         db_url: SQLAlchemy URL of the breakfix database.
         secure_cookies: mark cookies ``Secure`` (set when served over HTTPS).
+        throttle: the log-in throttle (default: :class:`LoginThrottle` with its default policy).
+        hash_concurrency: bcrypt checks allowed at once (default :func:`default_hash_concurrency`).
     """
+    throttle = throttle or LoginThrottle()
+    # bcrypt is deliberately slow (~0.25 s at cost 12). It runs in worker threads, never on the
+    # event loop, and only this many at once, so a burst of log-ins cannot stall other requests.
+    hash_limiter = anyio.CapacityLimiter(hash_concurrency or default_hash_concurrency())
     engine = make_engine(db_url)
     Session_ = make_sessionmaker(engine)
     with Session_() as db:
@@ -157,20 +175,37 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
     async def login(request: Request, db: Session = Depends(get_db)) -> Response:
         expected = signer.loads(request.cookies.get(LOGIN_CSRF_COOKIE), max_age=3600)
         form = await check_csrf(request, expected)
-        user = authenticate(db, str(form.get("username", "")), str(form.get("password", "")))
+        name, password = str(form.get("username", "")), str(form.get("password", ""))
         nxt = _safe_next(str(form.get("next", "/")))
-        if user is None:
+        address = request.client.host if request.client else "unknown"
+        known = signer.loads(request.cookies.get(KNOWN_DEVICE_COOKIE), max_age=KNOWN_DEVICE_MAX_AGE_S) == name
+
+        def refuse(error: str, status: int, retry_after: float | None = None) -> Response:
             token = new_token()
-            resp = render(request, "login.html", {"login_csrf": token, "next": nxt,
-                                                  "error": "Wrong user name or password."}, status=401)
+            resp = render(request, "login.html", {"login_csrf": token, "next": nxt, "error": error}, status=status)
             set_cookie(resp, LOGIN_CSRF_COOKIE, signer.dumps(token), 3600)
+            if retry_after is not None:
+                resp.headers["Retry-After"] = str(retry_after)
             return resp
+
+        wait = throttle.retry_after(db, name, address, known_device=known)
+        if wait > 0:
+            secs = max(1, math.ceil(wait))
+            return refuse(f"Too many failed log-ins: try again in {_human_wait(secs)}.", 429, secs)
+        user, hashed = login_candidate(db, name)
+        ok = await anyio.to_thread.run_sync(check_password, password, hashed, limiter=hash_limiter)
+        if not ok or user is None:
+            throttle.failed(db, name, address, known_device=known)
+            return refuse("Wrong user name or password.", 401)
+        throttle.succeeded(db, name, address)
         # A fresh session id at every login (no session fixation).
         sid = new_token()
         db.add(WebSession(id_hash=token_hash(sid), user_id=user.id, csrf_token=new_token()))
         db.commit()
         resp = RedirectResponse(nxt, status_code=303)
         set_cookie(resp, SESSION_COOKIE, signer.dumps(sid), SESSION_MAX_AGE_S)
+        # This browser has proved it knows the password: the account's lock will not apply to it.
+        set_cookie(resp, KNOWN_DEVICE_COOKIE, signer.dumps(user.name), KNOWN_DEVICE_MAX_AGE_S)
         resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
         return resp
 
@@ -288,6 +323,9 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
     @app.get("/api/projects/{pid}/my-labels")
     def api_my_labels(pid: int, sess: WebSession = Depends(current), db: Session = Depends(get_db)) -> Any:
         project_or_404(db, pid)
+        # A project the annotator is not in answers exactly like one that does not exist.
+        if not sess.user.is_owner and not queue(db, pid, sess.user):
+            raise HTTPException(404, "not found")
         return [_label_json(lab) for lab in own_labels(db, pid, sess.user).values()]
 
     @app.get("/api/projects/{pid}/items/{iid}/labels")
@@ -399,6 +437,12 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
 def _safe_next(nxt: str) -> str:
     """Only same-site relative paths are followed after login (no open redirect)."""
     return nxt if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/"
+
+
+def _human_wait(secs: int) -> str:
+    if secs < 90:
+        return f"{secs} second{'s' if secs != 1 else ''}"
+    return f"{math.ceil(secs / 60)} minutes"
 
 
 def _int_or_none(v: Any) -> int | None:

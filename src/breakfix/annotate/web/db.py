@@ -11,7 +11,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint,
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
                         create_engine, event)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
@@ -68,6 +68,19 @@ class Setting(WebBase):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class LoginFailure(WebBase):
+    """Failed log-ins counted against one key (``acct:NAME`` or ``addr:ADDRESS``) for throttling.
+
+    Times are Unix seconds (floats) so the back-off arithmetic needs no time-zone handling."""
+
+    __tablename__ = "annot_login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure: Mapped[float] = mapped_column(Float, default=0.0)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Project(WebBase):

@@ -21,12 +21,16 @@ from .db import Setting
 SESSION_COOKIE = "bf_session"
 LOGIN_CSRF_COOKIE = "bf_login_csrf"
 SESSION_MAX_AGE_S = 12 * 3600
+# A browser that logged in to an account is remembered for this long, so the account's log-in
+# throttle (which strangers can trigger) never applies to it; see throttle.py.
+KNOWN_DEVICE_COOKIE = "bf_known_device"
+KNOWN_DEVICE_MAX_AGE_S = 90 * 24 * 3600
 MIN_PASSWORD_LEN = 8
 
 
 def hash_password(password: str) -> str:
     """A bcrypt hash of ``password`` (bcrypt reads at most 72 bytes; longer ones are pre-hashed)."""
-    return bcrypt.hashpw(_prepare(password), bcrypt.gensalt(rounds=_rounds())).decode("ascii")
+    return bcrypt.hashpw(_prepare(password), bcrypt.gensalt(rounds=bcrypt_rounds())).decode("ascii")
 
 
 def check_password(password: str, hashed: str) -> bool:
@@ -43,7 +47,8 @@ def _prepare(password: str) -> bytes:
     return hashlib.sha256(raw).hexdigest().encode("ascii") if len(raw) > 72 else raw
 
 
-def _rounds() -> int:
+def bcrypt_rounds() -> int:
+    """The bcrypt cost for new hashes: 12, or ``$BREAKFIX_BCRYPT_ROUNDS``."""
     # Tests may lower the cost with BREAKFIX_BCRYPT_ROUNDS; never below bcrypt's minimum of 4.
     return max(4, int(os.environ.get("BREAKFIX_BCRYPT_ROUNDS", "12")))
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .db import User
-from .security import MIN_PASSWORD_LEN, check_password, hash_password
+from .db import User, WebSession
+from .security import MIN_PASSWORD_LEN, bcrypt_rounds, check_password, hash_password
 
 ROLES = ("owner", "annotator")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-# A constant hash to compare against when the user does not exist, so a login for an unknown
-# name takes as long as one with a wrong password (no user-enumeration by timing).
-_DUMMY_HASH: str | None = None
+
+@functools.lru_cache(maxsize=None)
+def _dummy_hash(rounds: int) -> str:
+    """A constant hash to compare against when the user does not exist, so a login for an unknown
+    name takes as long as one with a wrong password (no user-enumeration by timing)."""
+    import bcrypt
+
+    return bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds=rounds)).decode("ascii")
 
 
 class UserInputError(ValueError):
@@ -39,15 +45,25 @@ def add_user(db: Session, name: str, role: str, password: str) -> User:
 
 
 def set_password(db: Session, name: str, password: str) -> User:
-    """Replace a user's password."""
+    """Replace a user's password and end every session they have open.
+
+    A changed password usually means the old one leaked: a browser that logged in with it must not
+    stay logged in."""
     user = get_user(db, name)
     if user is None:
         raise UserInputError(f"no user named {name!r}")
     if len(password) < MIN_PASSWORD_LEN:
         raise UserInputError(f"password for {name!r}: at least {MIN_PASSWORD_LEN} characters expected")
     user.password_hash = hash_password(password)
+    revoke_sessions(db, user)
     db.commit()
     return user
+
+
+def revoke_sessions(db: Session, user: User) -> int:
+    """Delete every session of ``user`` (the caller commits); returns how many there were."""
+    result = db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    return int(result.rowcount or 0)
 
 
 def get_user(db: Session, name: str) -> User | None:
@@ -58,13 +74,21 @@ def list_users(db: Session) -> list[User]:
     return list(db.scalars(select(User).order_by(User.name)))
 
 
-def authenticate(db: Session, name: str, password: str) -> User | None:
-    """The active user with this name and password, else None (same cost either way)."""
-    global _DUMMY_HASH
+def login_candidate(db: Session, name: str) -> tuple[User | None, str]:
+    """The active user called ``name`` (or None) and the hash to check a password against.
+
+    An unknown or inactive name gets a dummy hash of the same cost, so checking it takes as long.
+    The check itself is left to the caller, which may run it in a worker thread."""
     user = get_user(db, name)
     if user is None or not user.active:
-        if _DUMMY_HASH is None:
-            _DUMMY_HASH = hash_password("not-a-real-password")
-        check_password(password, _DUMMY_HASH)
-        return None
-    return user if check_password(password, user.password_hash) else None
+        cost = user.password_hash.split("$")[2] if user is not None else None
+        return None, _dummy_hash(int(cost) if cost and cost.isdigit() else bcrypt_rounds())
+    return user, user.password_hash
+
+
+def authenticate(db: Session, name: str, password: str) -> User | None:
+    """The active user with this name and password, else None (same cost either way)."""
+    user, hashed = login_candidate(db, name)
+    ok = check_password(password, hashed)
+    return user if ok and user is not None else None
+
