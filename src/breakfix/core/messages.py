@@ -47,6 +47,9 @@ class Response(BaseModel):
     finish_reason: str | None = None
     logprobs: list[TokenLogprob] | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
+    # What the limits layer changed or noticed (a known secret redacted from the answer, retries'
+    # total time): stored with the attempt so a reader knows the text is not byte-for-byte the reply.
+    notes: list[str] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -1,14 +1,40 @@
 """The report's plots: matplotlib figures rendered to inline PNG data URIs (the report is one file
-that works offline, so nothing is linked)."""
+that works offline, so nothing is linked).
+
+Labels are plain text: categories, attack names and languages come from data files and configs,
+and matplotlib would read ``$…$`` in them as mathtext (a category ``cost $5 or $10`` — or a
+hostile ``$\\foo$`` — fails the whole report). Every figure is drawn with ``text.parse_math`` off
+and with control characters shown as escapes.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+from ..core.text import terminal_safe
 
 NO_CONVERTER = "(none)"
 MAX_BARS = 40  # a bar chart beyond this many groups is unreadable; the table lists them all
+
+
+# Drawn under these settings: no mathtext, no TeX (a label is data, never markup).
+_PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
+
+
+def plain_text(func: Callable[..., str | None]) -> Callable[..., str | None]:
+    """Run a plot function with :data:`_PLAIN_TEXT` in force (Text objects read ``parse_math`` when
+    they are created, and the PNG is rendered before the context ends)."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> str | None:
+        import matplotlib
+
+        with matplotlib.rc_context(_PLAIN_TEXT):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
@@ -25,12 +51,15 @@ def _data_uri(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.savefig(buf, format="png", bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _short(label: str, limit: int = 40) -> str:
+    label = terminal_safe(label, newlines=False)  # a newline or ESC in a tick label: shown, not obeyed
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
@@ -49,6 +78,7 @@ def heatmap_matrix(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]
     return attacks, [c or NO_CONVERTER for c in convs], rate, count
 
 
+@plain_text
 def heatmap(rows: Sequence[dict[str, Any]]) -> str | None:
     """Success rate by attack × converter chain as a heat map (PNG data URI); ``None`` if no data."""
     if not rows:
@@ -84,6 +114,7 @@ def _cmap() -> Any:
     return matplotlib.colormaps["Reds"].with_extremes(bad="#eeeeee")
 
 
+@plain_text
 def bars(rows: Sequence[dict[str, Any]], key: str, title: str) -> str | None:
     """Success and refusal rate per group (``Store.rates(run, by=[key])``) as horizontal bars."""
     rows = [r for r in rows if r["ok"]]

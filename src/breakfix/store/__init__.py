@@ -1,8 +1,10 @@
 """The results store: runs, items, attempts (with scores) and findings in SQL.
 
-Public names: :class:`Store` (``Store(url)``, SQLite by default) and :class:`RunInfo`.
+Public names: :class:`Store` (``Store(url)``, SQLite by default), :class:`RunInfo`, and the errors
+:class:`StoreWriteError` and :class:`StoreNotFoundError`.
 """
 
-from ._store import DEFAULT_URL, RunInfo, Store, converter_key
+from ._store import DEFAULT_URL, RunInfo, Store, StoreNotFoundError, StoreWriteError, converter_key, sqlite_path
 
-__all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key"]
+__all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError",
+           "sqlite_path"]

@@ -27,13 +27,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..core.attempts import Attempt, Turn
+from ..core.errors import BreakfixError
 from ..core.findings import Finding
 from ..core.items import Item
 from ..core.messages import Message, Response
 from ..core.scores import Score
+from ..core.text import repair_obj
 from . import _schema as S
 
 DEFAULT_URL = "sqlite:///breakfix.db"
@@ -90,6 +92,14 @@ def _fallback_redact(obj: Any) -> Any:
     return obj
 
 
+class StoreWriteError(BreakfixError):
+    """An attempt the database would not take; the message names it (the rest of its batch is kept)."""
+
+
+class StoreNotFoundError(BreakfixError):
+    """A read-only command was pointed at a database that does not exist (it is never created)."""
+
+
 @dataclass
 class RunInfo:
     """A run's record plus its attempt counts (computed in SQL)."""
@@ -113,10 +123,18 @@ class Store:
     Args:
         url: a SQLAlchemy URL; default ``sqlite:///breakfix.db`` (a file in the working directory).
         echo: log SQL statements (debugging).
+        must_exist: for commands that only read (``show``, ``export``, ``report``): a SQLite file
+            that does not exist raises :class:`StoreNotFoundError` instead of being created, so a
+            mistyped path never leaves an empty database behind.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, must_exist: bool = False) -> None:
         self.url = url
+        if must_exist:
+            path = sqlite_path(url)
+            if path is not None and not path.is_file():
+                raise StoreNotFoundError(f"store {url}: no database file {path}; `breakfix run` creates one, "
+                                         "`--store` (or $BREAKFIX_STORE) names an existing one")
         self.engine: Engine = _make_engine(url, echo=echo)
         _create_schema(self.engine)
         try:
@@ -155,7 +173,8 @@ class Store:
             exists = conn.execute(select(S.runs.c.id).where(S.runs.c.id == rid)).scalar()
             if exists is None:
                 conn.execute(insert(S.runs).values(
-                    id=rid, name=name, config=_jsonable(_redact(config)), status="created",
+                    id=rid, name=repair_obj(name)[0], config=repair_obj(_jsonable(_redact(config)))[0],
+                    status="created",
                     planned=None, created_at=now, updated_at=now))
         return rid
 
@@ -234,10 +253,10 @@ class Store:
                     S.items.c.run_id == run_id, S.items.c.id.in_(chunk))).scalars())
             new = [it for it in items if it.id not in have]
             if new:
-                conn.execute(insert(S.items), [
+                conn.execute(insert(S.items), [repair_obj(
                     {"run_id": run_id, "id": it.id, "prompt": it.prompt, "objective": it.objective,
                      "category": it.category, "language": it.language, "kind": it.kind,
-                     "metadata": _jsonable(it.metadata)} for it in new])
+                     "metadata": _jsonable(it.metadata)})[0] for it in new])
         return len(new)
 
     def list_items(self, run_id: str) -> list[Item]:
@@ -272,18 +291,35 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 return self._insert_attempts(conn, batch)
-        except IntegrityError:
-            # Another writer (a second process on the same store) inserted one of these ids between
-            # our check and our insert: fall back to one savepoint per attempt.
-            n = 0
-            with self.engine.begin() as conn:
-                for a in batch:
-                    try:
-                        with conn.begin_nested():
-                            n += self._insert_attempts(conn, [a])
-                    except IntegrityError:
-                        pass
-            return n
+        except OperationalError:
+            raise  # the database itself failed (locked, disk full): no attempt of the batch is to blame
+        except Exception:  # noqa: BLE001 - whatever one row did, the others of the batch are kept
+            pass
+        # Another writer (a second process on the same store) inserted one of these ids between our
+        # check and our insert, or one attempt holds something the database refuses: one savepoint
+        # per attempt, so every other attempt of the batch is stored and the culprit is named.
+        n = 0
+        bad: list[tuple[Attempt, Exception]] = []
+        with self.engine.begin() as conn:
+            for a in batch:
+                try:
+                    with conn.begin_nested():
+                        n += self._insert_attempts(conn, [a])
+                except IntegrityError:
+                    pass  # already stored by the other writer
+                except OperationalError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    bad.append((a, exc))
+        if bad:
+            a, exc = bad[0]
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            detail = (str(exc).splitlines() or [""])[0].strip() or type(exc).__name__
+            raise StoreWriteError(
+                f"store {self!r}: cannot write attempt {a.id} (item {a.item_id}, attack {a.attack!r}, target "
+                f"{a.target!r}){more}: {type(exc).__name__}: {detail}; the other {n} attempt(s) of the batch "
+                "are stored")
+        return n
 
     def _insert_attempts(self, conn: Connection, batch: list[Attempt]) -> int:
         have: set[str] = set()
@@ -512,7 +548,7 @@ class Store:
     # -- findings --------------------------------------------------------------------------------
     def add_finding(self, finding: Finding) -> str:
         """Store a finding (replacing one with the same id). Returns its id."""
-        row = _jsonable(finding.model_dump(mode="json"))
+        row = repair_obj(_jsonable(finding.model_dump(mode="json")))[0]
         row["created_at"] = finding.created_at
         row["updated_at"] = finding.updated_at
         with self.engine.begin() as conn:
@@ -550,13 +586,24 @@ class Store:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (``None``: not SQLite, in memory, or a ``file:`` URI)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    path = path.split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path).expanduser()
+
+
 def _make_engine(url: str, *, echo: bool) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     is_sqlite = url.startswith("sqlite")
     if is_sqlite:
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:" and not path.startswith("file:"):
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         # A writer thread and the engine's loop use the store at once.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     # JSON columns serialise with default=str, so a datetime or a Path in attempt metadata is stored
@@ -626,10 +673,11 @@ def _filters(run_id: str, filters: dict[str, Any]) -> list[Any]:
 
 
 def _attempt_row(a: Attempt) -> dict[str, Any]:
+    """The ``attempts`` row of an attempt, with text the database can encode (see :func:`_repaired`)."""
     resp = a.response.model_dump(mode="json")
     rest = {k: v for k, v in resp.items() if k not in _RESPONSE_COLUMNS}
     md = a.metadata
-    return {
+    row = {
         "id": a.id, "run_id": a.run_id, "item_id": a.item_id, "attack": a.attack,
         "converters": converter_key(a.converters), "target": a.target,
         "category": md.get("category"), "language": md.get("language"),
@@ -646,11 +694,46 @@ def _attempt_row(a: Attempt) -> dict[str, Any]:
         "metadata": md,
         "created_at": a.created_at,
     }
+    return _repaired(row)
+
+
+# Columns whose text comes from outside (targets, items, attackers): the ones a repair can touch.
+_TEXT_COLUMNS = ("error", "response_text", "conversation", "response", "turns", "metadata", "category",
+                 "language", "attack", "target", "converters", "converter_list", "item_id")
+
+
+def _repaired(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with lone surrogates replaced (``core.text.repair_obj``) and, if any were, a note on
+    the attempt saying where: a hostile answer is stored, it never fails the batch it is in."""
+    fixed: list[str] = []
+    total = 0
+    for col in _TEXT_COLUMNS:
+        value, n = repair_obj(row[col])
+        if n:
+            row[col] = value
+            fixed.append(col)
+            total += n
+    if total:
+        md = dict(row["metadata"] or {})
+        md["notes"] = [*md.get("notes", []),
+                       f"{total} lone UTF-16 surrogate(s) in {', '.join(fixed)} replaced with U+FFFD before "
+                       "storing (not valid Unicode text)"]
+        row["metadata"] = md
+    notes = (row["response"] or {}).get("notes") or []
+    if notes:
+        # Notes the limits layer put on the response (e.g. a secret redacted from the answer) are
+        # attempt notes too: one place to look.
+        md = dict(row["metadata"] or {})
+        md["notes"] = [*notes, *[n for n in md.get("notes", []) if n not in notes]]
+        row["metadata"] = md
+    return row
 
 
 def _score_row(attempt_id: str, run_id: str, s: Score) -> dict[str, Any]:
-    return {"attempt_id": attempt_id, "run_id": run_id, "scorer": s.scorer, "scorer_version": str(s.scorer_version),
-            "label": s.label, "value": s.value, "rationale": s.rationale, "metadata": s.metadata}
+    row = {"attempt_id": attempt_id, "run_id": run_id, "scorer": s.scorer, "scorer_version": str(s.scorer_version),
+           "label": s.label, "value": s.value, "rationale": s.rationale, "metadata": s.metadata}
+    # A judge's rationale quotes the answer: the same surrogates can reach it.
+    return repair_obj(row)[0]
 
 
 def _scores_for(conn: Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -693,4 +776,4 @@ def _finding(r: Any) -> Finding:
     return Finding(**d)
 
 
-__all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key"]
+__all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError"]
