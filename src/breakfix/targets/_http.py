@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .limits import TargetError, status_error
+from .limits import MAX_ERROR_CHARS, TargetError, status_error
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -62,8 +62,11 @@ class PooledClient:
                     await c.aclose()
 
 
-def error_detail(resp: httpx.Response, limit: int = 300) -> str:
-    """A short one-line description of an error response body (OpenAI-style ``error.message`` if any)."""
+def error_detail(resp: httpx.Response, limit: int = MAX_ERROR_CHARS) -> str:
+    """A one-line description of an error response body (OpenAI-style ``error.message`` if any).
+
+    Cut only at the limits layer's own bound: the limiter redacts secrets from the whole message and
+    cuts it after that (a shorter cut here split keys the redaction then missed)."""
     try:
         body = resp.json()
     except ValueError:

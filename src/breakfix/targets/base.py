@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.messages import Conversation, Response
-from .limits import REDACTED, Limiter, Limits
+from .limits import Limiter, Limits, redact_secrets
 
 
 class Target:
@@ -52,11 +52,10 @@ class Target:
         return []
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret replaced by ``***REDACTED***``."""
-        for s in sorted(self.secrets(), key=len, reverse=True):
-            if s and len(s) >= 4:
-                text = text.replace(s, REDACTED)
-        return text
+        """``text`` with every secret — and any long prefix or suffix of one, as text cut at a
+        length limit leaves it — replaced by ``***REDACTED***`` (see ``limits.redact_secrets``)."""
+        secrets = self.secrets()
+        return redact_secrets(text, secrets) if secrets else text
 
     def describe(self) -> dict[str, Any]:
         """A config dump safe to print or store: never contains secret values."""

@@ -14,7 +14,11 @@
    that spreads retrying clients best; see M. Brooker, "Exponential Backoff And Jitter", AWS
    Architecture Blog, 2015);
 5. never raises into the run: a request that still fails comes back as ``Response(error=...)``,
-   with the number of retries in ``Response.retries`` and every secret redacted from the message.
+   with the number of retries in ``Response.retries`` and every secret redacted from the message;
+6. redacts the target's secrets — whole, or any long prefix or suffix of one, see
+   :func:`redact_secrets` — from error messages (before they are cut to length) and from answers
+   (a target that echoes its key), noting on the response when an answer was changed. A request
+   answered after retries records the time of all its tries, not the last one's.
 
 Only ``asyncio.CancelledError`` (Ctrl-C, shutdown) propagates, so a run can stop cleanly.
 """
@@ -26,13 +30,70 @@ import email.utils
 import random
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 import httpx
 
 from ..core.messages import Response
 
 REDACTED = "***REDACTED***"
+
+# A secret is redacted where it appears whole, and so is any run of at least this many of its first
+# (or last) characters: text cut at a length limit — an error body, a preview — can end inside a
+# key, and 18 of its 20 characters are as good as the key. Eight characters of a random key are
+# ~48 bits: they do not occur in other text by chance.
+MIN_SECRET_PART = 8
+
+# Error messages are stored at most this long, cut AFTER redaction (a cut first could split a key).
+MAX_ERROR_CHARS = 2000
+
+
+def redact_secrets(text: str, secrets: Iterable[str], *, min_part: int = MIN_SECRET_PART) -> str:
+    """``text`` with every secret, and every long prefix or suffix of one, replaced by ``REDACTED``.
+
+    Args:
+        text: what will be stored, shown or logged (an error message, an answer).
+        secrets: the values to remove (API keys, header values); values under 4 characters are
+            ignored (they would match everywhere).
+        min_part: the shortest prefix/suffix of a longer secret that is still redacted.
+
+    Returns:
+        The redacted text (``text`` itself when there was nothing to redact).
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+        if len(secret) > min_part:
+            text = _redact_prefixes(text, secret, min_part)
+            text = _redact_suffixes(text, secret, min_part)
+    return text
+
+
+def _redact_prefixes(text: str, secret: str, min_part: int) -> str:
+    head = secret[:min_part]
+    out: list[str] = []
+    pos = 0
+    while (i := text.find(head, pos)) >= 0:
+        j, k = i + min_part, min_part
+        while j < len(text) and k < len(secret) and text[j] == secret[k]:
+            j, k = j + 1, k + 1
+        out += [text[pos:i], REDACTED]
+        pos = j
+    return "".join(out) + text[pos:] if out else text
+
+
+def _redact_suffixes(text: str, secret: str, min_part: int) -> str:
+    tail = secret[-min_part:]
+    out: list[str] = []
+    pos = 0
+    while (i := text.find(tail, pos)) >= 0:
+        end = i + min_part
+        start, k = i, len(secret) - min_part - 1
+        while start > pos and k >= 0 and text[start - 1] == secret[k]:
+            start, k = start - 1, k - 1
+        out += [text[pos:start], REDACTED]
+        pos = end
+    return "".join(out) + text[pos:] if out else text
 
 
 class TargetError(Exception):
@@ -183,6 +244,7 @@ class Limiter:
         lim = self.limits
         loop = asyncio.get_running_loop()
         t_start = time.perf_counter()
+        t_first: float | None = None  # when the first try started: the clock of the whole request
         last_error = "no attempt made"
         retries = 0
         for attempt in range(lim.max_retries + 1):
@@ -191,6 +253,8 @@ class Limiter:
             async with sem:
                 await self._rate.acquire()
                 t0 = time.perf_counter()
+                if t_first is None:
+                    t_first = t0
                 try:
                     if lim.timeout_s is not None:
                         async with asyncio.timeout(lim.timeout_s):
@@ -206,16 +270,23 @@ class Limiter:
                 except (httpx.TransportError, ConnectionError) as exc:
                     last_error = f"connection error: {type(exc).__name__}: {exc}".rstrip(": ")
                 except TargetError as exc:
-                    return self._failed(str(exc), attempt, time.perf_counter() - t0)
+                    return self._failed(str(exc), attempt, time.perf_counter() - t_first)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a target bug must not abort the run
-                    return self._failed(f"{type(exc).__name__}: {exc}", attempt, time.perf_counter() - t0)
+                    return self._failed(f"{type(exc).__name__}: {exc}", attempt, time.perf_counter() - t_first)
                 else:
                     resp.retries = attempt
                     if not resp.latency_s:
                         resp.latency_s = time.perf_counter() - t0
-                    return resp
+                    if attempt:
+                        # What the request cost the run is every try and every wait between them,
+                        # not the last try alone (which made a flaky target look fast).
+                        last = resp.latency_s
+                        resp.latency_s = time.perf_counter() - t_first
+                        resp.notes.append(f"answered after {attempt} retries: {resp.latency_s:.3f} s in all, "
+                                          f"the last try {last:.3f} s")
+                    return self._scrubbed(resp)
             if attempt == lim.max_retries:
                 break
             if retry_after is not None:
@@ -229,8 +300,20 @@ class Limiter:
                 delay = self.backoff(attempt)
             await asyncio.sleep(delay)
         suffix = f" (after {retries} retries)" if retries else ""
-        return self._failed(last_error + suffix, retries, time.perf_counter() - t_start)
+        return self._failed(last_error + suffix, retries, time.perf_counter() - (t_first or t_start))
+
+    def _scrubbed(self, resp: Response) -> Response:
+        """The answer with the target's own secrets redacted: a target (or an app around a model)
+        that echoes its key must not put it in the store, a report or an export."""
+        text = self.redact(resp.text)
+        if text != resp.text:
+            resp.text = text
+            resp.notes.append("a secret of this target (API key or header value) appeared in the answer and "
+                              f"was replaced by {REDACTED}")
+        return resp
 
     def _failed(self, message: str, retries: int, latency: float) -> Response:
+        # Redact the whole message first, then cut: a cut first could split a key in two and leave
+        # the part before the cut unrecognised.
         one_line = " ".join(self.redact(message).split())
-        return Response(error=one_line[:2000] or "request failed", retries=retries, latency_s=latency)
+        return Response(error=one_line[:MAX_ERROR_CHARS] or "request failed", retries=retries, latency_s=latency)
