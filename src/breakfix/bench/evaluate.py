@@ -26,6 +26,7 @@ from .items import BenchError, BenchItem
 
 SCORER = "bench-rubric"
 SCORER_VERSION = "1"
+_STORE_LABEL = {"unsafe": "success", "refusal": "refusal", "neutral": "neutral", "answered": "neutral"}
 
 
 @dataclass
@@ -61,7 +62,7 @@ def evaluate(items: Sequence[BenchItem], target: dict[str, Any], store: Any, *, 
         "name": f"{name}-{label}",
         "items": [it.to_item().model_dump(mode="json") for it in items],
         "targets": [{**target, "name": label}],
-        "scorers": ["refusal"],
+        "scorers": [{"name": "refusal"}],
         "concurrency": concurrency,
     }, source=f"bench run {name}")
     outcome = asyncio.run(execute(cfg, store, progress=progress, handle_signals=False))
@@ -144,9 +145,11 @@ def classify_run(store: Any, run_id: str, rubric: Rubric, progress: bool = False
         c = classify(a.response.text, axis=md.get("axis", "jailbreak"), language=it.language,
                      cues=md.get("cues") or [], markers=rubric.markers, judge=verdict, unjudged=rubric.unjudged,
                      check_language=rubric.check_language)
-        store.add_score(a.id, Score(scorer=SCORER, scorer_version=SCORER_VERSION, label=c.label, value=None,
-                                    rationale=c.reason,
-                                    metadata={"recognised": c.recognised, "by": c.by, "signals": c.signals,
+        # The store's score labels are success/refusal/neutral/error: unsafe compliance is an attack
+        # success there (so `breakfix report` counts it); the rubric label itself is in metadata.
+        store.add_score(a.id, Score(scorer=SCORER, scorer_version=SCORER_VERSION, label=_STORE_LABEL[c.label],
+                                    value=1.0 if c.label == "unsafe" else 0.0, rationale=c.reason,
+                                    metadata={"rubric": c.label, "recognised": c.recognised, "by": c.by, "signals": c.signals,
                                               "judge_failed": bool(rubric.judge) and verdict is None}))
     return len(todo)
 
@@ -172,7 +175,7 @@ def run_rows(store: Any, run_id: str, model: str | None = None) -> list[dict[str
         elif s is None:
             continue
         else:
-            label, rec, by = s.label, s.metadata.get("recognised"), s.metadata.get("by", "rules")
+            label, rec, by = s.metadata.get("rubric", s.label), s.metadata.get("recognised"), s.metadata.get("by", "rules")
         rows.append({"model": model or a.target, "country": it.metadata.get("country", "?"),
                      "language": base_language(it.language), "category": it.category,
                      "axis": it.metadata["axis"], "label": label, "recognised": rec, "by": by,

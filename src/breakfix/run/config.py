@@ -179,11 +179,14 @@ class RunConfig(BaseModel):
 
         out: list[Item] = []
         for i, entry in enumerate(self.items):
-            if isinstance(entry, str):
-                p = Path(entry).expanduser()
+            if isinstance(entry, str) or _is_file_entry(entry):
+                # A file, or {file, format, fields, defaults}: the one item loader (datasets) reads it.
+                spec = {"file": entry} if isinstance(entry, str) else entry
+                p = Path(str(spec["file"])).expanduser()
                 if not p.is_absolute():
                     p = self.base_dir / p
-                out.extend(load_items(p))
+                out.extend(load_items(p, format=spec.get("format", "auto"), fields=spec.get("fields"),
+                                      defaults=spec.get("defaults")))
             else:
                 out.append(item_from_record(entry, f"items[{i}]"))
         return dedupe(out)
@@ -245,12 +248,17 @@ def config_from_dict(data: Any, *, source: str = "<config>", base_dir: Path | st
     return cfg
 
 
+def _is_file_entry(entry: Any) -> bool:
+    """``{file: PATH, format?, fields?, defaults?}`` in ``items:`` names a file, not an inline item."""
+    return isinstance(entry, dict) and "file" in entry and "prompt" not in entry
+
+
 def _check_inline_items(cfg: RunConfig, source: str) -> None:
     """Inline items fail at load time like any other field (item files fail with file:line when read)."""
     from ..datasets import item_from_record
 
     for i, entry in enumerate(cfg.items):
-        if isinstance(entry, dict):
+        if isinstance(entry, dict) and not _is_file_entry(entry):
             try:
                 item_from_record(entry, f"items[{i}]")
             except ValueError as exc:
