@@ -29,6 +29,7 @@ from typing import Any
 
 from ..core.messages import Conversation, Response, TokenLogprob
 from ..core.registry import target
+from . import _local_models
 from .base import Target
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ class HFTarget(Target):
         batch_size: most requests in one ``generate`` call.
         batch_wait_ms: how long the batcher waits for more requests before a non-full batch.
         device: torch device (``cpu``).
+        dtype: torch dtype name to load the weights in (``float32``, ``bfloat16``; default: the
+            checkpoint's own).
         threads: ``torch.set_num_threads`` for this process (``None``: leave as is).
         name: label of this target in results (default: the checkpoint folder name).
         max_concurrency, rpm, max_retries, timeout_s, backoff_s: the shared limits layer (local
@@ -98,7 +101,8 @@ class HFTarget(Target):
     def __init__(self, path: str, max_new_tokens: int = 64, do_sample: bool = False, temperature: float = 1.0,
                  top_p: float = 1.0, top_k: int = 0, seed: int = 0, logprobs: bool = False,
                  system_prompt: str | None = None, batch_size: int = 16, batch_wait_ms: float = 2.0,
-                 device: str = "cpu", threads: int | None = None, name: str | None = None,
+                 device: str = "cpu", dtype: str | None = None, threads: int | None = None,
+                 name: str | None = None,
                  max_concurrency: int = 64, rpm: float | None = None, max_retries: int = 0,
                  timeout_s: float | None = None, backoff_s: float = 0.5) -> None:
         p = Path(os.path.expanduser(str(path)))
@@ -124,6 +128,7 @@ class HFTarget(Target):
         self.batch_size = batch_size
         self.batch_wait_s = max(0.0, float(batch_wait_ms)) / 1000.0
         self.device = device
+        self.dtype = dtype
         self.threads = threads
         self.name = name or p.name
         self.init_limits(max_concurrency=max_concurrency, rpm=rpm, max_retries=max_retries,
@@ -143,30 +148,28 @@ class HFTarget(Target):
         s = self.defaults
         return {"type": "hf", "name": self.name, "path": str(self.path), "max_new_tokens": s.max_new_tokens,
                 "do_sample": s.do_sample, "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k,
-                "seed": self.seed, "batch_size": self.batch_size, "limits": self.limits.as_dict()}
+                "seed": self.seed, "batch_size": self.batch_size, "limits": self.limits.as_dict(),
+                **({"dtype": self.dtype} if self.dtype else {})}
 
     # -- model ---------------------------------------------------------------------------------
     def load(self) -> tuple[Any, Any]:
-        """Load (once) and return ``(model, tokenizer)``; white-box users may call it directly."""
+        """Load (once) and return ``(model, tokenizer)``; white-box users may call it directly.
+
+        The weights come from the process-wide cache in ``_local_models``: every ``hf`` target for
+        the same checkpoint, device and dtype shares one copy, loaded once behind a lock."""
         if self.model is None:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
 
             if self.threads:
                 torch.set_num_threads(int(self.threads))
-            tok = AutoTokenizer.from_pretrained(str(self.path))
-            tok.padding_side = "left"  # batched generation continues from the right edge
-            if tok.pad_token_id is None:
-                tok.pad_token = tok.eos_token
-            model = AutoModelForCausalLM.from_pretrained(str(self.path))
-            model.to(self.device)
-            model.eval()
+            loaded = _local_models.load(self.path, device=self.device, dtype=self.dtype)
+            tok = loaded.tokenizer
             self.has_chat_template = bool(getattr(tok, "chat_template", None))
             if not self.has_chat_template:
                 warnings.warn(f"hf target: {self.path} has no chat template; sending a plain "
                               f"'Role: content' transcript instead", NoChatTemplateWarning, stacklevel=2)
                 log.warning("hf target %s: no chat template, using a plain transcript", self.path)
-            self.model, self.tokenizer = model, tok
+            self.model, self.tokenizer = loaded.model, tok
         return self.model, self.tokenizer
 
     def context_size(self) -> int:
@@ -191,9 +194,10 @@ class HFTarget(Target):
     def _generate(self, batch: list[_Request]) -> list[Response]:
         """One left-padded ``generate`` call for requests sharing settings (runs in the worker thread)."""
         import torch
-        from transformers import LogitsProcessorList
 
         model, tok = self.load()
+        from transformers import LogitsProcessorList  # imported under the cache's lock by load()
+
         s = batch[0].settings
         width = max(len(r.prompt_ids) for r in batch)
         pad = tok.pad_token_id
@@ -345,7 +349,8 @@ class HFTarget(Target):
             ex.shutdown(wait=False, cancel_futures=True)
         self._queue = None
         self._loading = None
-        # Free the weights; a later send loads them again.
+        # Let go of the weights (the shared cache may keep them for the next target); a later send
+        # loads them again.
         self.model = self.tokenizer = None
 
 
