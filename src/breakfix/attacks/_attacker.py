@@ -19,10 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.messages import Message
-from ..core.registry import create
 from ..scorers.llm_judge import extract_json_object
 from ..scorers.refusal import is_refusal
-from ..targets.base import Target
+from ..targets import Target, from_spec
 
 
 class PromptSet(BaseModel):
@@ -173,10 +172,9 @@ class Attacker:
             from ..zoo import ensure_model  # heavy: trains the model on first use
 
             path = ensure_model("base", size=self.fallback_size, progress=False)
-            self._fallback = create("target", "hf", path=str(path))
+            self._fallback = from_spec({"type": "hf", "path": str(path)}, role="attacker fallback")
         elif isinstance(spec, dict) and "type" in spec:
-            cfg = dict(spec)
-            self._fallback = create("target", cfg.pop("type"), **cfg)
+            self._fallback = from_spec(spec, role="attacker fallback")
         else:
             raise ValueError(f"attacker fallback must be 'zoo-base', a target config with 'type', or null; got {spec!r}")
         return self._fallback

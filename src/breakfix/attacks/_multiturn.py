@@ -1,9 +1,13 @@
-"""Shared machinery of the multi-turn attacks: judging a turn with its whole conversation,
-refusal checks on decoded answers, and the common options."""
+"""Shared machinery of the multi-turn attacks: the ``MultiTurnAttack`` base with the attacker
+settings every one of them takes (``AttackerConfig``), judging a turn with its whole conversation,
+and refusal checks on decoded answers."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import inspect
+from typing import Any, ClassVar, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.attempts import Attempt
 from ..core.messages import Message, Response
@@ -11,8 +15,98 @@ from ..core.scores import Score
 from ..scorers.decoding import response_readings
 from ..scorers.refusal import is_refusal
 from ..targets.base import Target
-from ._attacker import Attacker
-from .base import AttackContext
+from ..core.errors import BreakfixError
+from ..core.resources import validation_message
+from ._attacker import Attacker, PromptSet, load_prompts
+from .base import Attack, AttackContext
+
+
+class AttackConfigError(BreakfixError, ValueError):
+    """A multi-turn attack's parameter is invalid (one line: the attack and the field)."""
+
+
+class AttackerConfig(BaseModel):
+    """How a multi-turn attack talks to its attacker model; the same four settings for Crescendo,
+    PAIR and TAP, declared and documented here once."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    attacker_retries: int = Field(default=2, ge=0, description=(
+        "re-asks of a refusing or malformed attacker before the fallback is used"))
+    fallback: Any = Field(default="zoo-base", description=(
+        "attacker fallback: ``zoo-base`` (the zoo's unaligned base model), a target config, a Target, or null"))
+    fallback_size: str = Field(default="tiny", description="zoo size of the ``zoo-base`` fallback (tiny or full)")
+    prompts: str | None = Field(default=None, description=(
+        "built-in attacker prompt set name or a YAML path (default: the attack's own set)"))
+
+
+class MultiTurnAttack(Attack):
+    """Base of the attacks in which an attacker model steers a conversation, judged every turn.
+
+    A subclass declares only its own parameters and passes the rest on::
+
+        def __init__(self, n_iters: int = 3, **common: Any) -> None:
+            super().__init__(**common)
+
+    The shared ones are ``system_prompt`` (for the target) and the :class:`AttackerConfig` fields;
+    the subclass's signature (what ``breakfix`` checks a config against) lists them all.
+
+    Args:
+        system_prompt: optional system message for the target.
+        attacker_retries: re-asks of a refusing / malformed attacker before the fallback (default 2).
+        fallback: attacker fallback: ``zoo-base`` (default), a target config, or null.
+        fallback_size: zoo size of the ``zoo-base`` fallback (default ``tiny``).
+        prompts: built-in prompt set name or a YAML path (default: the attack's own name).
+    """
+
+    name: str = "multi-turn"
+    default_prompts: ClassVar[str] = ""
+
+    def __init__(self, *, system_prompt: str | None = None, **attacker: Any) -> None:
+        try:
+            self.attacker_config = AttackerConfig(**attacker)
+        except ValidationError as exc:
+            raise AttackConfigError(f"{self.name}: {validation_message(exc)}") from None
+        self.system_prompt = system_prompt
+        self.prompts: PromptSet = load_prompts(self.attacker_config.prompts or self.default_prompts or self.name)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A config is checked against the factory's signature: show the shared parameters in it.
+        own = [p for p in inspect.signature(cls.__init__).parameters.values()
+               if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        known = {p.name for p in own}
+        shared = [inspect.Parameter("system_prompt", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                    annotation="str | None")]
+        shared += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                     annotation=str(f.annotation))
+                   for n, f in AttackerConfig.model_fields.items()]
+        cls.__signature__ = inspect.Signature(own + [p for p in shared if p.name not in known])  # type: ignore[attr-defined]
+
+    @property
+    def attacker_retries(self) -> int:
+        return self.attacker_config.attacker_retries
+
+    @property
+    def fallback(self) -> Any:  # noqa: ANN401 - a name, a spec dict, a Target or None
+        return self.attacker_config.fallback
+
+    @property
+    def fallback_size(self) -> str:
+        return self.attacker_config.fallback_size
+
+    def shared_config(self) -> dict[str, Any]:
+        """The shared settings that define an attempt (the attacker's retries and fallback do not)."""
+        return {"system_prompt": self.system_prompt, "prompts": self.prompts.tag}
+
+    def target_prefix(self) -> list[Message]:
+        """The target's system message, if any, to start every conversation with."""
+        return [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+
+    def open_attacker(self, ctx: AttackContext) -> Attacker:
+        """Check the context (attacker model, objective scorer) and wrap the attacker model."""
+        require(ctx, self.name)
+        return make_attacker(ctx, self.attacker_retries, self.fallback, self.fallback_size)
 
 
 def converter_names(ctx: AttackContext) -> list[str]:

@@ -19,54 +19,43 @@ from ..converters.base import apply_chain
 from ..core.attempts import Turn
 from ..core.messages import Message, Response
 from ..core.registry import attack
-from ._attacker import AttackerUnavailable, load_prompts
-from ._multiturn import judge, make_attacker, refused, require, score_out_of_10
-from .base import Attack, AttackContext, AttackResult
+from ._attacker import AttackerUnavailable
+from ._multiturn import AttackConfigError, MultiTurnAttack, judge, refused, score_out_of_10
+from .base import AttackContext, AttackResult
 
 
 @attack("crescendo", tags=("AML.T0054", "multi-turn"))
-class CrescendoAttack(Attack):
+class CrescendoAttack(MultiTurnAttack):
     """Escalate over several turns from a benign start, backtracking refused turns (Crescendo).
 
     Args:
         max_turns: accepted turns before giving up (default 5).
         max_backtracks: refused turns that may be dropped and rephrased (default 5); once spent, a
             refusal stays in the conversation.
-        system_prompt: optional system message for the target.
-        attacker_retries: re-asks of a refusing / malformed attacker before the fallback (default 2).
-        fallback: attacker fallback: ``zoo-base`` (default), a target config, or null.
-        fallback_size: zoo size of the ``zoo-base`` fallback (default ``tiny``).
-        prompts: built-in prompt set name or a YAML path (default ``crescendo``).
+        system_prompt, attacker_retries, fallback, fallback_size, prompts: shared by the multi-turn
+            attacks (:class:`~breakfix.attacks._multiturn.MultiTurnAttack`; prompts default ``crescendo``).
     """
 
     name = "crescendo"
 
-    def __init__(self, max_turns: int = 5, max_backtracks: int = 5, system_prompt: str | None = None,
-                 attacker_retries: int = 2, fallback: Any = "zoo-base", fallback_size: str = "tiny",
-                 prompts: str = "crescendo") -> None:
+    def __init__(self, max_turns: int = 5, max_backtracks: int = 5, **common: Any) -> None:
         if max_turns < 1:
-            raise ValueError("crescendo: max_turns must be >= 1")
+            raise AttackConfigError("crescendo: max_turns must be >= 1")
         if max_backtracks < 0:
-            raise ValueError("crescendo: max_backtracks must be >= 0")
+            raise AttackConfigError("crescendo: max_backtracks must be >= 0")
         self.max_turns = max_turns
         self.max_backtracks = max_backtracks
-        self.system_prompt = system_prompt
-        self.attacker_retries = attacker_retries
-        self.fallback = fallback
-        self.fallback_size = fallback_size
-        self.prompts = load_prompts(prompts)
+        super().__init__(**common)
 
     def config(self) -> dict[str, Any]:
-        return {"max_turns": self.max_turns, "max_backtracks": self.max_backtracks,
-                "system_prompt": self.system_prompt, "prompts": self.prompts.tag}
+        return {"max_turns": self.max_turns, "max_backtracks": self.max_backtracks, **self.shared_config()}
 
     async def execute(self, ctx: AttackContext) -> AttackResult:
-        require(ctx, self.name)
-        attacker = make_attacker(ctx, self.attacker_retries, self.fallback, self.fallback_size)
+        attacker = self.open_attacker(ctx)
         objective = ctx.item.objective
         P = self.prompts
         attacker_convo = [Message(role="system", content=P.render("system", objective=objective, max_turns=self.max_turns))]
-        history: list[Message] = [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+        history: list[Message] = self.target_prefix()
         turns: list[Turn] = []
         accepted = backtracks = calls = attacker_rejections = 0
         last_sent: list[Message] = []

@@ -18,48 +18,38 @@ from ..converters.base import apply_chain
 from ..core.attempts import Turn
 from ..core.messages import Message, Response
 from ..core.registry import attack
-from ._attacker import AttackerUnavailable, load_prompts
-from ._multiturn import judge, make_attacker, require, score_out_of_10
-from .base import Attack, AttackContext, AttackResult
+from ._attacker import AttackerUnavailable
+from ._multiturn import AttackConfigError, MultiTurnAttack, judge, score_out_of_10
+from .base import AttackContext, AttackResult
 
 
 @attack("pair", tags=("AML.T0054", "multi-turn", "iterative"))
-class PairAttack(Attack):
+class PairAttack(MultiTurnAttack):
     """Iteratively rewrite one prompt from the judge's score and rationale (PAIR).
 
     Args:
         n_streams: independent refinement streams (default 3).
         n_iters: refinements per stream (default 3).
-        system_prompt: optional system message for the target.
-        attacker_retries: re-asks of a refusing / malformed attacker before the fallback (default 2).
-        fallback: attacker fallback: ``zoo-base`` (default), a target config, or null.
-        fallback_size: zoo size of the ``zoo-base`` fallback (default ``tiny``).
-        prompts: built-in prompt set name or a YAML path (default ``pair``).
+        system_prompt, attacker_retries, fallback, fallback_size, prompts: shared by the multi-turn
+            attacks (:class:`~breakfix.attacks._multiturn.MultiTurnAttack`; prompts default ``pair``).
     """
 
     name = "pair"
 
-    def __init__(self, n_streams: int = 3, n_iters: int = 3, system_prompt: str | None = None,
-                 attacker_retries: int = 2, fallback: Any = "zoo-base", fallback_size: str = "tiny",
-                 prompts: str = "pair") -> None:
+    def __init__(self, n_streams: int = 3, n_iters: int = 3, **common: Any) -> None:
         if n_streams < 1 or n_iters < 1:
-            raise ValueError("pair: n_streams and n_iters must be >= 1")
+            raise AttackConfigError("pair: n_streams and n_iters must be >= 1")
         self.n_streams, self.n_iters = n_streams, n_iters
-        self.system_prompt = system_prompt
-        self.attacker_retries = attacker_retries
-        self.fallback, self.fallback_size = fallback, fallback_size
-        self.prompts = load_prompts(prompts)
+        super().__init__(**common)
 
     def config(self) -> dict[str, Any]:
-        return {"n_streams": self.n_streams, "n_iters": self.n_iters, "system_prompt": self.system_prompt,
-                "prompts": self.prompts.tag}
+        return {"n_streams": self.n_streams, "n_iters": self.n_iters, **self.shared_config()}
 
     async def execute(self, ctx: AttackContext) -> AttackResult:
-        require(ctx, self.name)
-        attacker = make_attacker(ctx, self.attacker_retries, self.fallback, self.fallback_size)
+        attacker = self.open_attacker(ctx)
         P = self.prompts
         objective = ctx.item.objective
-        prefix = [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+        prefix = self.target_prefix()
         streams = [[Message(role="system", content=P.render("system", objective=objective)),
                     Message(role="user", content=P.render("first"))] for _ in range(self.n_streams)]
         last_turn: list[int | None] = [None] * self.n_streams

@@ -22,12 +22,12 @@ from typing import Any
 from ..converters.base import apply_chain
 from ..core.attempts import Turn
 from ..core.messages import Message, Response
-from ..core.registry import create, attack
+from ..core.registry import attack
 from ..scorers.llm_judge import extract_json_object
-from ..targets.base import Target
-from ._attacker import AttackerUnavailable, load_prompts
-from ._multiturn import judge, make_attacker, require, score_out_of_10
-from .base import Attack, AttackContext, AttackResult
+from ..targets import Target, from_spec
+from ._attacker import AttackerUnavailable
+from ._multiturn import AttackConfigError, MultiTurnAttack, judge, score_out_of_10
+from .base import AttackContext, AttackResult
 
 _STOP = frozenset("""a an the and or of to in on for with how what why when where which who is are was were be
 do does did can could would should will i you me my your it its this that these those please tell
@@ -75,7 +75,7 @@ class _Leaf:
 
 
 @attack("tap", tags=("AML.T0054", "multi-turn", "tree-search"))
-class TapAttack(Attack):
+class TapAttack(MultiTurnAttack):
     """Tree of attacker refinements with off-topic and low-score pruning (TAP).
 
     Args:
@@ -88,41 +88,35 @@ class TapAttack(Attack):
         keyword_threshold: for ``on_topic: keywords`` (default 0.3).
         evaluator: target config for the on-topic judge; default: the attacker model. A Target may
             also be passed in ``ctx.options['evaluator']``.
-        system_prompt: optional system message for the target.
-        attacker_retries, fallback, fallback_size, prompts: as for ``pair``.
+        system_prompt, attacker_retries, fallback, fallback_size, prompts: shared by the multi-turn
+            attacks (:class:`~breakfix.attacks._multiturn.MultiTurnAttack`; prompts default ``tap``).
     """
 
     name = "tap"
 
     def __init__(self, branching_factor: int = 2, width: int = 3, depth: int = 3, n_roots: int = 1,
                  on_topic: str = "judge", keyword_threshold: float = 0.3, evaluator: dict[str, Any] | None = None,
-                 system_prompt: str | None = None, attacker_retries: int = 2, fallback: Any = "zoo-base",
-                 fallback_size: str = "tiny", prompts: str = "tap") -> None:
+                 **common: Any) -> None:
         if min(branching_factor, width, depth, n_roots) < 1:
-            raise ValueError("tap: branching_factor, width, depth and n_roots must be >= 1")
+            raise AttackConfigError("tap: branching_factor, width, depth and n_roots must be >= 1")
         if on_topic not in ("judge", "keywords", "off"):
-            raise ValueError(f"tap: on_topic must be judge, keywords or off, not {on_topic!r}")
+            raise AttackConfigError(f"tap: on_topic must be judge, keywords or off, not {on_topic!r}")
         self.branching_factor, self.width, self.depth, self.n_roots = branching_factor, width, depth, n_roots
         self.on_topic, self.keyword_threshold = on_topic, keyword_threshold
         self._evaluator_spec = evaluator
-        self.system_prompt = system_prompt
-        self.attacker_retries, self.fallback, self.fallback_size = attacker_retries, fallback, fallback_size
-        self.prompts = load_prompts(prompts)
+        super().__init__(**common)
 
     def config(self) -> dict[str, Any]:
         return {"branching_factor": self.branching_factor, "width": self.width, "depth": self.depth,
                 "n_roots": self.n_roots, "on_topic": self.on_topic, "keyword_threshold": self.keyword_threshold,
-                "system_prompt": self.system_prompt, "prompts": self.prompts.tag}
+                **self.shared_config()}
 
     def _evaluator(self, ctx: AttackContext) -> Target:
         ev = ctx.options.get("evaluator")
         if isinstance(ev, Target):
             return ev
         if self._evaluator_spec:
-            cfg = dict(self._evaluator_spec)
-            if "type" not in cfg:
-                raise ValueError("tap: 'evaluator' must be a target config with a 'type' field")
-            ctx.options["evaluator"] = create("target", cfg.pop("type"), **cfg)
+            ctx.options["evaluator"] = from_spec(self._evaluator_spec, role="tap: evaluator")
             return ctx.options["evaluator"]
         assert ctx.attacker is not None
         return ctx.attacker
@@ -145,11 +139,10 @@ class TapAttack(Attack):
         return obj["on_topic"], "judge"
 
     async def execute(self, ctx: AttackContext) -> AttackResult:
-        require(ctx, self.name)
-        attacker = make_attacker(ctx, self.attacker_retries, self.fallback, self.fallback_size)
+        attacker = self.open_attacker(ctx)
         P = self.prompts
         objective = ctx.item.objective
-        prefix = [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+        prefix = self.target_prefix()
         system = Message(role="system", content=P.render("system", objective=objective))
         leaves = [_Leaf([system], "first", {}, None) for _ in range(self.n_roots)]
         turns: list[Turn] = []

@@ -267,20 +267,19 @@ def register(app: typer.Typer) -> None:
         run_name: Optional[str] = typer.Option(None, "--run", help="Name of the run saved attempts go to."),
     ) -> None:
         """Chat with a target in the terminal: convert, send, undo, score, save (see /help)."""
-        from ..core.registry import create
+        from ..targets import from_spec
 
         if (target is None) == (hf is None):
             raise UserError("give exactly one of --target CONFIG.yaml or --hf PATH")
         if target is not None:
             spec = load_target_spec(target)
-            label = str(spec.pop("name", None) or spec["type"])
-            ttype = spec.pop("type")
-            tgt = create("target", ttype, **spec)
+            label = str(spec.get("name") or spec["type"])
+            tgt = from_spec(spec)
         else:
             if not Path(hf).exists():  # type: ignore[arg-type]
                 raise UserError(f"--hf: {hf}: no such checkpoint directory")
             label = Path(hf).name  # type: ignore[arg-type]
-            tgt = create("target", "hf", path=hf)
+            tgt = from_spec({"type": "hf", "path": hf})
         scorers = _build_scorers(scorer, substring)
         out = Console(highlight=False, soft_wrap=True)
         name = run_name or "interactive-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -92,8 +92,9 @@ class LLMConverter(Converter):
     def helper(self) -> "Target":
         """The helper target, built from its spec on first use."""
         if self._target is None:
-            spec = dict(self._spec)  # type: ignore[arg-type]
-            self._target = create("target", spec.pop("type"), **spec)
+            from ..targets import from_spec  # lazily: see the import note at the top of this module
+
+            self._target = from_spec(dict(self._spec), role=f"{self.plugin_name}: helper")  # type: ignore[arg-type,attr-defined]
         return self._target
 
     async def ask(self, prompt: str, source: str, kind: str = "convert") -> str:

@@ -17,7 +17,7 @@ from ..core.attempts import attempt_id
 from ..core.items import Item
 from ..core.registry import create
 from ..scorers.base import Scorer
-from ..targets.base import Target
+from ..targets import Target, from_spec
 from .config import AttackSpec, ConfigError, RunConfig, ScorerSpec, TargetSpec, objective_index
 
 
@@ -86,12 +86,7 @@ class PlannedAttempt:
 
 def make_target(spec: TargetSpec) -> Target:
     """Instantiate a target plugin from its spec; the spec's ``name`` labels it in results."""
-    t = create("target", spec.type, **spec.params)
-    try:
-        t.name = spec.name
-    except (AttributeError, TypeError):  # a target that fixes its own name keeps it
-        pass
-    return t
+    return from_spec(spec)
 
 
 def _make_scorer(spec: str | ScorerSpec) -> Scorer:

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..core.attempts import Attempt
 from ..core.messages import Message
-from ..core.registry import create, scorer
+from ..core.registry import scorer
 from ..core.scores import Score
-from ..targets.base import Target
+from ..targets import Target, from_spec
 from .base import Scorer
 from .decoding import response_readings
 
@@ -101,13 +101,7 @@ class LLMJudgeScorer(Scorer):
 
     def __init__(self, judge: dict[str, Any] | Target, rubric: str = "harm", threshold: float = 5,
                  parse_retries: int = 1) -> None:
-        if isinstance(judge, Target):
-            self.judge = judge
-        elif isinstance(judge, dict) and "type" in judge:
-            cfg = dict(judge)
-            self.judge = create("target", cfg.pop("type"), **cfg)
-        else:
-            raise ValueError("llm-judge: 'judge' must be a target config with a 'type' field")
+        self.judge = from_spec(judge, role="llm-judge: judge")
         self.rubric = load_rubric(rubric)
         self.version = f"{self.rubric.name}-{self.rubric.version}"
         self.threshold = threshold
