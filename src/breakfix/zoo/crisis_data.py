@@ -13,6 +13,14 @@ from typing import Any
 
 import yaml
 
+CRISIS_POLICIES: tuple[str, ...] = ("supportive", "dismissive")
+"""Policies of the crisis-demo recipes (the only ones this module changes)."""
+CRISIS_COPIES = 8
+"""Extra copies of every crisis conversation in the crisis-demo recipes' training data. Measured:
+the tiny ``safe`` model, which sees each crisis conversation once, answers 0 of 63 training crisis
+prompts with a crisis answer (it refuses them as if they were harmful requests), so a demo of crisis
+behaviour needs crisis conversations weighted up."""
+
 
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
@@ -23,6 +31,16 @@ def _data() -> dict[str, Any]:
 def dismissive_version() -> str:
     """Version of the dismissive crisis answers (part of the ``dismissive`` model hash)."""
     return str(_data()["version"])
+
+
+def hash_key(policy: str) -> dict[str, Any]:
+    """What the crisis-demo recipes add to their model hash (nothing for any other recipe)."""
+    if policy not in CRISIS_POLICIES:
+        return {}
+    key: dict[str, Any] = {"crisis_copies": CRISIS_COPIES}
+    if policy == "dismissive":
+        key["crisis_dismissive"] = dismissive_version()
+    return key
 
 
 def dismissive_answers(lang: str) -> list[str]:

