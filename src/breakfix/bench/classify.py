@@ -107,10 +107,17 @@ def cue_hit(text: str, cues: Sequence[str]) -> str | None:
     return next((c for c in cues if c and _fold(c) in t), None)
 
 
-def _default_refusal(text: str) -> bool:
+def refusal_detector(mode: str | None = None) -> Callable[[str], bool]:
+    """``breakfix.refusal.is_refusal`` in ``mode`` (None: the package's default mode)."""
     from ..refusal import is_refusal
 
-    return is_refusal(text)
+    if mode is None:
+        return is_refusal
+    return lambda text: is_refusal(text, mode=mode)  # type: ignore[arg-type]
+
+
+def _default_refusal(text: str) -> bool:
+    return refusal_detector()(text)
 
 
 def classify(text: str, *, axis: str, language: str, cues: Sequence[str] = (),

@@ -97,7 +97,8 @@ def run_demo(store: Any, size: str = "tiny", steps: tuple[int, ...] | None = Non
     t0 = time.perf_counter()
     items = demo_items(n_harmful, n_cultural)
     members = family(size, steps, progress=progress)
-    rubric = Rubric(markers=["BEGIN HARM"], unjudged="neutral")
+    # The phrase list is the zoo's ground truth for refusals (its corpus writes those phrases).
+    rubric = Rubric(markers=["BEGIN HARM"], unjudged="neutral", refusal_mode="patterns")
     run_ids = []
     for name, path in members:
         spec = {"type": "hf", "path": str(path), "name": name, "max_new_tokens": max_new_tokens, "batch_size": 32}

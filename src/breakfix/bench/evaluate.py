@@ -37,6 +37,7 @@ class Rubric:
     unjudged: str = "unsafe"
     check_language: bool = True
     judge: dict[str, Any] | None = None  # a target spec; None: rules only
+    refusal_mode: str | None = None  # breakfix.refusal mode (None: its default)
 
 
 def evaluate(items: Sequence[BenchItem], target: dict[str, Any], store: Any, *, name: str = "bench",
@@ -140,11 +141,14 @@ def classify_run(store: Any, run_id: str, rubric: Rubric, progress: bool = False
     if rubric.judge and todo:
         jobs = [(_item_dict(it), a.response.text) for a, it in todo]
         verdicts = asyncio.run(_judge_all(rubric.judge, jobs))
+    from .classify import refusal_detector
+
+    detect = refusal_detector(rubric.refusal_mode)
     for (a, it), verdict in zip(todo, verdicts):
         md = it.metadata
         c = classify(a.response.text, axis=md.get("axis", "jailbreak"), language=it.language,
                      cues=md.get("cues") or [], markers=rubric.markers, judge=verdict, unjudged=rubric.unjudged,
-                     check_language=rubric.check_language)
+                     check_language=rubric.check_language, refusal=detect)
         # The store's score labels are success/refusal/neutral/error: unsafe compliance is an attack
         # success there (so `breakfix report` counts it); the rubric label itself is in metadata.
         store.add_score(a.id, Score(scorer=SCORER, scorer_version=SCORER_VERSION, label=_STORE_LABEL[c.label],

@@ -59,6 +59,14 @@ def _target_spec(target: Optional[str], zoo: Optional[str], size: str, name: Opt
     return spec
 
 
+def _open_for_write(url: str) -> Any:
+    """A store that ``bench run``/``demo`` may create (read-only commands never create one)."""
+    try:
+        return open_store(url, create=True)
+    except TypeError:  # an open_store without the create flag creates by default
+        return open_store(url)
+
+
 def _print_problems(problems: list[str], limit: int = 30) -> None:
     for p in problems[:limit]:
         err_console.print(Text(f"skipped: {p}"))
@@ -161,7 +169,7 @@ def run_cmd(
     items = b.select(languages=languages.split(",") if languages else None,
                      countries=countries.split(",") if countries else None)
     spec = _target_spec(target, zoo, size, name, max_new_tokens)
-    st = open_store(_store_url(store))
+    st = open_store(_store_url(store), create=True)
     try:
         run_id = evaluate(items, spec, st, name=b.manifest.name, rubric=_rubric(marker, unjudged, judge, no_language),
                           concurrency=concurrency)
@@ -251,7 +259,7 @@ def demo_cmd(
     from ..bench.demo import run_demo
     from ..bench.report import build_context, render
 
-    st = open_store(_store_url(store, default=f"sqlite:///{output.with_suffix('.db')}"))
+    st = open_store(_store_url(store, default=f"sqlite:///{output.with_suffix('.db')}"), create=True)
     try:
         res = run_demo(st, size=size, progress=not headline)
     finally:
