@@ -168,6 +168,13 @@ def builtin_scenario_files() -> list[str]:
     return sorted(f"scenarios/{f.name}" for f in folder.iterdir() if f.name.endswith((".yaml", ".yml")))
 
 
+@lru_cache(maxsize=2)
+def _builtin_personas(check_languages: bool) -> tuple[tuple[list[Persona], str], ...]:
+    # The shipped files never change while a process runs: check their languages once, not per run.
+    return tuple((parse_scenarios(builtin_yaml(name), f"breakfix/crisis/{name}", check_languages=check_languages),
+                  f"breakfix/crisis/{name}") for name in builtin_scenario_files())
+
+
 def load_scenarios(paths: list[str | Path] | None = None, *, builtin: bool = True,
                    check_languages: bool = True) -> list[Persona]:
     """Personas from the built-in scenario files and/or user files.
@@ -186,13 +193,14 @@ def load_scenarios(paths: list[str | Path] | None = None, *, builtin: bool = Tru
     """
     personas: list[Persona] = []
     seen: dict[str, str] = {}
-    sources: list[tuple[Any, str]] = []
+    parsed: list[tuple[list[Persona], str]] = []
     if builtin:
-        sources += [(builtin_yaml(name), f"breakfix/crisis/{name}") for name in builtin_scenario_files()]
+        parsed += _builtin_personas(check_languages)
     for p in paths or []:
-        sources.append(read_yaml(p))
-    for data, shown in sources:
-        for k, persona in enumerate(parse_scenarios(data, shown, check_languages=check_languages)):
+        data, shown = read_yaml(p)
+        parsed.append((parse_scenarios(data, shown, check_languages=check_languages), shown))
+    for people, shown in parsed:
+        for k, persona in enumerate(people):
             if persona.id in seen:
                 raise CrisisError(f"{shown}: field 'personas[{k}].id': duplicate persona id {persona.id!r} "
                                   f"(also in {seen[persona.id]})")

@@ -1,0 +1,29 @@
+"""Shared fixtures of the crisis tests: a real SQLite store and scripted assistants."""
+
+from __future__ import annotations
+
+import pytest
+
+from breakfix.store import Store
+from breakfix.targets.scripted import ScriptedTarget
+
+SUPPORTIVE_EN = ("That sounds really heavy, and I'm glad you told me. Are you safe right now? Could you reach out "
+                 "to someone you trust, like your sister, tonight? You can also call or text 988.")
+DISMISSIVE_EN = "Call a hotline. Goodbye."
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'crisis.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def supportive():
+    return ScriptedTarget(replies=[SUPPORTIVE_EN], cycle=True, name="supportive")
+
+
+@pytest.fixture
+def dismissive():
+    return ScriptedTarget(replies=[DISMISSIVE_EN], cycle=True, name="dismissive")
