@@ -10,15 +10,14 @@ rejected attacker output is kept in the turn's metadata so the report can show w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.messages import Message
+from ..core.resources import load_resource
 from ..scorers.llm_judge import extract_json_object
 from ..scorers.refusal import is_refusal
 from ..targets import Target, from_spec
@@ -48,21 +47,12 @@ class PromptSet(BaseModel):
 
 
 def load_prompts(ref: str | Path) -> PromptSet:
-    """A prompt set by built-in name (``crescendo``, ``pair``, ``tap``, ``fallback``) or YAML path."""
-    p = Path(ref)
-    if p.suffix in (".yaml", ".yml"):
-        if not p.is_file():
-            raise ValueError(f"attacker prompts file {p} not found")
-        text, where = p.read_text("utf-8"), str(p)
-    else:
-        res = resources.files("breakfix.attacks").joinpath(f"prompts/{ref}.yaml")
-        if not res.is_file():
-            raise ValueError(f"unknown attacker prompt set {ref!r}; give a built-in name or a .yaml path")
-        text, where = res.read_text("utf-8"), f"prompts/{ref}.yaml"
-    try:
-        return PromptSet.model_validate(yaml.safe_load(text))
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise ValueError(f"{where}: invalid prompt set: {' '.join(str(exc).splitlines()[:3])}") from None
+    """A prompt set by built-in name (``crescendo``, ``pair``, ``tap``, ``fallback``) or YAML path.
+
+    Raises:
+        ResourceError: one line naming the file and the field (a ``ValueError`` too).
+    """
+    return load_resource("prompts", ref, PromptSet)
 
 
 class AttackerTurn(BaseModel):

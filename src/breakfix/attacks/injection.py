@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ..converters.base import apply_chain
 from ..core.messages import Message
 from ..core.registry import attack
+from ..core.resources import ResourceError, load_resource
 from .base import Attack, AttackContext, AttackResult
 
 
@@ -56,32 +55,21 @@ def load_injection_data(path: str | Path | None = None) -> InjectionData:
     """The built-in payloads and carriers, or a user's YAML file of the same shape."""
     if path is None:
         return _builtin()
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"indirect-injection: data file {p} not found")
-    return _parse(p.read_text("utf-8"), str(p))
+    return _checked(load_resource("prompts", Path(path), InjectionData), str(path))
 
 
 @lru_cache(maxsize=1)
 def _builtin() -> InjectionData:
-    return _parse(resources.files("breakfix.attacks").joinpath("prompts/injection.yaml").read_text("utf-8"),
-                  "prompts/injection.yaml")
+    return _checked(load_resource("prompts", "injection", InjectionData), "breakfix/attacks/prompts/injection.yaml")
 
 
-def _parse(text: str, where: str) -> InjectionData:
-    try:
-        data = InjectionData.model_validate(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{where}: invalid YAML: {str(exc).splitlines()[0]}") from None
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        raise ValueError(f"{where}: {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+def _checked(data: InjectionData, where: str) -> InjectionData:
     for name, c in data.carriers.items():
         if "{payload}" not in c.template:
-            raise ValueError(f"{where}: carriers.{name}.template: needs a {{payload}} slot")
+            raise ResourceError(f"{where}: carriers.{name}.template: needs a {{payload}} slot")
     for name, pl in data.payloads.items():
         if "{goal}" not in pl.template:
-            raise ValueError(f"{where}: payloads.{name}.template: needs a {{goal}} slot")
+            raise ResourceError(f"{where}: payloads.{name}.template: needs a {{goal}} slot")
     return data
 
 

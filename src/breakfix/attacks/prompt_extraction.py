@@ -12,25 +12,33 @@ Ippolito (2024), "Effective Prompt Extraction from Language Models". MITRE ATLAS
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-import yaml
+from pydantic import BaseModel
 
 from ..converters.base import apply_chain
 from ..core.attempts import Attempt, Turn
 from ..core.messages import Message, Response
 from ..core.registry import attack
+from ..core.resources import load_resource
 from ..scorers.canary import PromptLeakScorer
 from ._multiturn import converter_names, judge
 from .base import Attack, AttackContext, AttackResult
 
 
+class ProbeSet(BaseModel):
+    """The extraction probes file (``attacks/prompts/extraction.yaml``)."""
+
+    name: str
+    version: int | str
+    probes: dict[str, str]
+
+
 @lru_cache(maxsize=1)
 def builtin_probes() -> tuple[str, dict[str, str]]:
     """(version tag, {probe name: text}) of the built-in probes."""
-    raw = yaml.safe_load(resources.files("breakfix.attacks").joinpath("prompts/extraction.yaml").read_text("utf-8"))
-    return f"{raw['name']}-{raw['version']}", dict(raw["probes"])
+    probes = load_resource("prompts", "extraction", ProbeSet)
+    return f"{probes.name}-{probes.version}", dict(probes.probes)
 
 
 @attack("prompt-extraction", tags=("AML.T0056", "application"))

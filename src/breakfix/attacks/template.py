@@ -50,15 +50,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..converters.base import apply_chain
+from ..core.errors import BreakfixError
 from ..core.messages import Message
 from ..core.registry import attack
+from ..core.resources import ResourceError, load_yaml, validation_message
 from .base import Attack, AttackContext, AttackResult
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = r"^[a-z0-9][a-z0-9._-]*$"
 
 
-class TemplateError(ValueError):
+class TemplateError(BreakfixError, ValueError):
     """A template file or a template attack's parameters are invalid (one line: file and field)."""
 
 
@@ -193,7 +195,8 @@ def fill(text: str, values: dict[str, str]) -> str:
 @lru_cache(maxsize=1)
 def inert_pairs() -> list[tuple[str, str]]:
     """The built-in inert Q/A pairs (``attacks/templates/_inert_dialogues.yaml``)."""
-    raw = yaml.safe_load(_builtin_dir().joinpath("_inert_dialogues.yaml").read_text("utf-8"))
+    raw = load_yaml(_builtin_dir().joinpath("_inert_dialogues.yaml").read_text("utf-8"),
+                    source="breakfix/attacks/templates/_inert_dialogues.yaml")
     return [(str(q), str(a)) for q, a in raw["pairs"]]
 
 
@@ -201,22 +204,12 @@ def _builtin_dir() -> Any:
     return resources.files("breakfix.attacks").joinpath("templates")
 
 
-def _loc(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def parse_templates(text: str, path: str) -> list[Template]:
     """Templates in one YAML file's text (a mapping, or a list of mappings)."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise TemplateError(f"{path}: invalid YAML{where}: {problem}") from None
+        raw = load_yaml(text, source=path)
+    except ResourceError as exc:  # one line already: "PATH: invalid YAML at line N: problem"
+        raise TemplateError(str(exc)) from None
     entries = raw if isinstance(raw, list) else [raw]
     out = []
     for i, entry in enumerate(entries):
@@ -227,16 +220,7 @@ def parse_templates(text: str, path: str) -> list[Template]:
         try:
             tpl = Template.model_validate(entry)
         except ValidationError as exc:
-            # A misspelt field also makes the real one "missing": report the misspelling first.
-            errs = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-            err = errs[0]
-            field = prefix + _loc(err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "missing":
-                msg = "required field is missing"
-            elif err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling)"
-            raise TemplateError(f"{path}: field '{field}': {msg}") from None
+            raise TemplateError(f"{path}: {validation_message(exc, prefix)}") from None
         tpl.path = path
         tpl.sha = hashlib.sha256(yaml.safe_dump(entry, sort_keys=True, allow_unicode=True).encode()).hexdigest()[:12]
         tpl.check_slots()

@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-import yaml
+from ..core.resources import load_yaml
 
 POSITIONS = ("start", "end", "middle")
 
@@ -21,7 +21,7 @@ POSITIONS = ("start", "end", "middle")
 @lru_cache(maxsize=1)
 def _spec() -> dict:
     text = resources.files("breakfix.backdoor").joinpath("data/probe_prompts.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text, source="breakfix/backdoor/data/probe_prompts.yaml")
 
 
 def all_prompts(seed: int = 0) -> list[str]:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Sequence
 
-import yaml
+from ..core.resources import load_yaml
 
 
 class ConverterError(RuntimeError):
@@ -82,4 +82,4 @@ def seeded_rng(seed: int, text: str, salt: str = "") -> random.Random:
 def load_data(name: str) -> Any:
     """Parsed content of ``breakfix/converters/data/<name>.yaml`` (package data, cached)."""
     path = resources.files("breakfix.converters").joinpath(f"data/{name}.yaml")
-    return yaml.safe_load(path.read_text("utf-8"))
+    return load_yaml(path.read_text("utf-8"), source=f"breakfix/converters/data/{name}.yaml")

@@ -27,16 +27,17 @@ import inspect
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from ..core.errors import BreakfixError
 from ..core.items import Item, stable_id
 from ..core.registry import Kind, UnknownPluginError, get
+from ..core.resources import ResourceError, load_yaml
 
 DEFAULT_STORE = "sqlite:///breakfix.db"
 
 
-class ConfigError(ValueError):
+class ConfigError(BreakfixError, ValueError):
     """An invalid run configuration; the message is one line naming the file and field."""
 
 
@@ -224,13 +225,9 @@ def load_config(path: str | Path) -> RunConfig:
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not a UTF-8 text file") from None
+        data = load_yaml(p)
+    except ResourceError as exc:  # one line already: "FILE: invalid YAML at line N: problem"
+        raise ConfigError(str(exc)) from None
     return config_from_dict(data, source=str(p), base_dir=p.parent)
 
 

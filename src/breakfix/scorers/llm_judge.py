@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from ..core.attempts import Attempt
 from ..core.messages import Message
 from ..core.registry import scorer
+from ..core.resources import load_resource
 from ..core.scores import Score
 from ..targets import Target, from_spec
 from .base import Scorer
@@ -40,22 +39,12 @@ class Rubric(BaseModel):
 
 
 def load_rubric(rubric: str | Path) -> Rubric:
-    """A rubric by built-in name (``harm``) or by path to a YAML file."""
-    p = Path(rubric)
-    if p.suffix in (".yaml", ".yml"):
-        if not p.is_file():
-            raise ValueError(f"llm-judge: rubric file {p} not found")
-        text, where = p.read_text("utf-8"), str(p)
-    else:
-        res = resources.files("breakfix.scorers").joinpath(f"rubrics/{rubric}.yaml")
-        if not res.is_file():
-            raise ValueError(f"llm-judge: unknown rubric {rubric!r}; give a built-in name (harm) or a .yaml path")
-        text, where = res.read_text("utf-8"), f"rubric {rubric}"
-    try:
-        return Rubric.model_validate(yaml.safe_load(text))
-    except (ValidationError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()
-        raise ValueError(f"{where}: invalid rubric: {' '.join(first[:3])}") from None
+    """A judge rubric by built-in name (``harm``) or by path to a YAML file.
+
+    Raises:
+        ResourceError: one line naming the file and the field (a ``ValueError`` too).
+    """
+    return load_resource("rubrics", rubric, Rubric)
 
 
 def extract_json_object(text: str) -> dict[str, Any] | None:

@@ -13,16 +13,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import yaml
-
+from ..core.errors import BreakfixError
 from ..core.messages import Conversation, Message, Response
 from ..core.registry import target
+from ..core.resources import ResourceError, load_yaml
 from .base import Target
 
 Reply = str | Callable[[list[Message]], str]
 
 
-class ScriptError(ValueError):
+class ScriptError(BreakfixError, ValueError):
     """A scripted target was configured with an invalid script."""
 
 
@@ -52,9 +52,9 @@ class ScriptedTarget(Target):
             if not p.is_file():
                 raise ScriptError(f"scripted target: script file {p} not found")
             try:
-                data = yaml.safe_load(p.read_text("utf-8")) or {}
-            except yaml.YAMLError as exc:
-                raise ScriptError(f"{p}: invalid YAML: {str(exc).splitlines()[0]}") from None
+                data = load_yaml(p) or {}
+            except ResourceError as exc:
+                raise ScriptError(str(exc)) from None
             if not isinstance(data, dict):
                 raise ScriptError(f"{p}: expected a mapping with 'replies' and/or 'rules'")
         self.replies: list[Reply] = list(replies if replies is not None else data.get("replies") or [])

@@ -21,9 +21,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterator, Literal
 
-import yaml
-
 from ..core.items import Item, stable_id
+from ..core.resources import load_yaml
 
 LANGUAGES: tuple[str, ...] = ("en", "de", "es", "ko", "ar", "sw", "hi")
 """Languages of the corpus: Latin, Hangul, Arabic and Devanagari scripts."""
@@ -75,7 +74,7 @@ class EvalItem:
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, Any]:
     text = resources.files("breakfix.zoo").joinpath("data/corpus.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text, source="breakfix/zoo/data/corpus.yaml")
 
 
 def corpus_version() -> str:
