@@ -62,6 +62,7 @@ class CrescendoAttack(MultiTurnAttack):
         last_response: Response | None = None
         last_score = None
         refused_prompt: str | None = None
+        attacker_failure = ""  # why the attacker gave out, recorded on the attempt
         stop = "turn budget"
         while accepted < self.max_turns:
             step = accepted + 1
@@ -78,7 +79,7 @@ class CrescendoAttack(MultiTurnAttack):
                 reply = await attacker.next(attacker_convo, objective=objective)
             except AttackerUnavailable as exc:
                 attacker_rejections += len(exc.rejected)
-                stop = "attacker unavailable"
+                stop, attacker_failure = "attacker unavailable", exc.cause
                 break
             attacker_rejections += len(reply.rejected)
             attacker_convo.append(Message(role="assistant", content=reply.raw))
@@ -114,10 +115,11 @@ class CrescendoAttack(MultiTurnAttack):
                 last_sent = history + [Message(role="user", content=t.prompt)]
                 last_response = Response(text=t.response)
             else:
-                last_response = Response(error=f"crescendo: no turn sent ({stop})")
+                why = f": {attacker_failure}" if attacker_failure else ""
+                last_response = Response(error=f"crescendo: no turn sent ({stop}{why})"[:2000])
         return AttackResult(
             conversation=last_sent, response=last_response, turns=turns, target_calls=calls,
             metadata={"stop_reason": stop, "accepted_turns": accepted, "backtracks": backtracks,
                       "attacker_calls": attacker.calls, "attacker_rejections": attacker_rejections,
-                      "prompts": self.prompts.tag},
+                      "prompts": self.prompts.tag, **({"attacker_failure": attacker_failure} if attacker_failure else {})},
         )

@@ -57,6 +57,7 @@ class PairAttack(MultiTurnAttack):
         turns: list[Turn] = []
         best: tuple[float, list[Message], Response] | None = None
         calls = rejections = 0
+        attacker_failure = ""  # why the attacker gave out (last stream that lost it), kept on the attempt
         stop = "iteration budget"
         # Streams advance in lock-step, one after the other inside an iteration: a scripted
         # attacker then sees a reproducible order of requests.
@@ -68,6 +69,7 @@ class PairAttack(MultiTurnAttack):
                     reply = await attacker.next(streams[s], objective=objective)
                 except AttackerUnavailable as exc:
                     rejections += len(exc.rejected)
+                    attacker_failure = exc.cause
                     alive[s] = False  # this stream is out; a refusing attacker is never an attack turn
                     continue
                 rejections += len(reply.rejected)
@@ -103,10 +105,12 @@ class PairAttack(MultiTurnAttack):
                     stop = "attacker unavailable"
                 break
         if best is None:
-            conversation, response = [], Response(error=f"pair: no prompt sent ({stop})")
+            why = f": {attacker_failure}" if attacker_failure else ""
+            conversation, response = [], Response(error=f"pair: no prompt sent ({stop}{why})"[:2000])
         else:
             _, conversation, response = best
         return AttackResult(conversation=conversation, response=response, turns=turns, target_calls=calls,
                             metadata={"stop_reason": stop, "best_score": best[0] if best else None,
                                       "attacker_calls": attacker.calls, "attacker_rejections": rejections,
-                                      "prompts": P.tag})
+                                      "prompts": P.tag,
+                                      **({"attacker_failure": attacker_failure} if attacker_failure else {})})

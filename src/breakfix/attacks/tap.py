@@ -148,6 +148,7 @@ class TapAttack(MultiTurnAttack):
         turns: list[Turn] = []
         calls = rejections = pruned_topic = pruned_score = 0
         best: tuple[float, list[Message], Response] | None = None
+        attacker_failure = ""  # why the attacker gave out (latest), kept on the attempt
         stop = "depth budget"
         for depth in range(1, self.depth + 1):
             scored: list[tuple[float, int, _Leaf]] = []  # (score, turn index, next leaf)
@@ -158,6 +159,7 @@ class TapAttack(MultiTurnAttack):
                         reply = await attacker.next(convo, objective=objective)
                     except AttackerUnavailable as exc:
                         rejections += len(exc.rejected)
+                        attacker_failure = exc.cause
                         continue
                     rejections += len(reply.rejected)
                     md = {"depth": depth, "branch": b, "attacker_prompt": reply.prompt, **reply.metadata()}
@@ -208,11 +210,13 @@ class TapAttack(MultiTurnAttack):
                 turns[idx] = t.model_copy(update={"backtracked": True, "metadata": {**t.metadata, "pruned": "low_score"}})
             leaves = [leaf for _, _, leaf in scored[:self.width]]
         if best is None:
-            conversation, response = [], Response(error=f"tap: no prompt sent ({stop})")
+            why = f": attacker unavailable: {attacker_failure}" if attacker_failure else ""
+            conversation, response = [], Response(error=f"tap: no prompt sent ({stop}{why})"[:2000])
         else:
             _, conversation, response = best
         return AttackResult(conversation=conversation, response=response, turns=turns, target_calls=calls,
                             metadata={"stop_reason": stop, "best_score": best[0] if best else None,
                                       "pruned_off_topic": pruned_topic, "pruned_low_score": pruned_score,
                                       "attacker_calls": attacker.calls, "attacker_rejections": rejections,
-                                      "prompts": P.tag})
+                                      "prompts": P.tag,
+                                      **({"attacker_failure": attacker_failure} if attacker_failure else {})})
