@@ -99,6 +99,7 @@ def test_bad_config_is_one_line_exit_2(tmp_path):
 
 def test_unknown_run_and_bad_format_are_one_line(tmp_path):
     db = f"sqlite:///{tmp_path / 'empty.db'}"
+    Store(db).close()  # an existing, empty store (a missing one is its own error: never created by `show`)
     r = runner.invoke(app, ["show", "nope", "--store", db])
     assert r.exit_code == 2 and "no run 'nope'" in r.output and len(r.output.strip().splitlines()) == 1
     r = runner.invoke(app, ["export", "nope", "--store", db, "--format", "xml"])

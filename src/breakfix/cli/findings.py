@@ -15,8 +15,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..core.text import terminal_safe
 from .errors import UserError, one_line_errors
 from .runs import STORE_HELP, _store_url, open_store, resolve
+
+
+def _safe(text: Any) -> str:
+    """Untrusted text (titles and notes quote model output) for rich markup strings: markup escaped,
+    control and escape sequences shown as text."""
+    return escape(terminal_safe(text, newlines=False))
 
 
 def _finding_dict(f: Any) -> dict[str, Any]:
@@ -43,7 +50,7 @@ def _set_status(finding_id: str, status: str, note: str, store: Optional[str]) -
         st.set_finding_status(finding_id, status, note)
     finally:
         st.close()
-    Console().print(f"finding {escape(finding_id)}: {status}" + (f" ({escape(note)})" if note else ""))
+    Console().print(f"finding {_safe(finding_id)}: {status}" + (f" ({_safe(note)})" if note else ""))
 
 
 def register(app: typer.Typer) -> None:
@@ -74,24 +81,27 @@ def register(app: typer.Typer) -> None:
         if export:
             if output is None:
                 raise UserError("findings export: give the output file with -o FILE.json")
+            from ..report.export import open_output
+
             doc = {"run_id": run.id, "run_name": run.name, "findings": data}
-            output.write_text(json.dumps(doc, indent=2, ensure_ascii=False), "utf-8")
-            Console(stderr=True).print(f"wrote {len(data)} findings of run {escape(run.id)} to {escape(str(output))}")
+            with open_output(output) as fh:
+                fh.write(json.dumps(doc, indent=2, ensure_ascii=False))
+            Console(stderr=True).print(f"wrote {len(data)} findings of run {_safe(run.id)} to {_safe(str(output))}")
             return
         if as_json:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
         if not found:
-            Console().print(f"no findings in run {escape(run.name)} ({escape(run.id)}): no attempt succeeded"
+            Console().print(f"no findings in run {_safe(run.name)} ({_safe(run.id)}): no attempt succeeded"
                             + (f" with status {status}" if status else ""))
             return
-        table = Table(title=f"findings of run {escape(run.name)} ({escape(run.id)})")
+        table = Table(title=f"findings of run {_safe(run.name)} ({_safe(run.id)})")
         table.add_column("id", no_wrap=True)  # ids are typed back into `breakfix finding confirm`
         for col in ("status", "severity", "title", "TTPs", "note"):
             table.add_column(col, overflow="fold")
         for f in found:
             # Titles and notes may quote model output: never let them act as rich markup.
-            table.add_row(escape(f.id), f.status, f.severity, escape(f.title), escape(_ttp_ids(f)), escape(f.note))
+            table.add_row(_safe(f.id), f.status, f.severity, _safe(f.title), _safe(_ttp_ids(f)), _safe(f.note))
         Console().print(table)
 
     finding_app = typer.Typer(help="Triage one finding: confirm or reject it.", no_args_is_help=True)

@@ -6,31 +6,37 @@ printed as a rich ``Text`` (never parsed as markup), so a response cannot restyl
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 from pathlib import Path
-from typing import Any, Iterator, Optional, TextIO
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .errors import UserError, err_console, one_line_errors
+from ..core.text import terminal_safe
+from .errors import UserError, err_console, first_line, one_line_errors
 
+DEFAULT_MAX_ERROR_RATE = 0.5
 STORE_HELP = "SQLAlchemy URL of the results store (default: sqlite:///breakfix.db, or $BREAKFIX_STORE)."
 DEFAULT_STORE = "sqlite:///breakfix.db"
 
 
-def open_store(url: str) -> Any:
-    """Open a store, turning a bad URL or unreadable file into a one-line user error."""
+def open_store(url: str, *, create: bool = False) -> Any:
+    """Open a store, turning a bad URL or unreadable file into a one-line user error.
+
+    Only ``run`` creates a database (``create=True``); every command that reads one refuses a
+    missing file, so a mistyped ``--store`` path leaves no empty database behind.
+    """
+    from ..core.errors import BreakfixError
     from ..store import Store
 
     try:
-        return Store(url)
+        return Store(url, must_exist=not create)
+    except BreakfixError:
+        raise
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types; the user needs one line
-        raise UserError(f"store {url!r}: cannot open: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"store {url!r}: cannot open: {first_line(exc)}") from None
 
 
 def resolve(store: Any, ref: str) -> Any:
@@ -44,6 +50,12 @@ def out_console() -> Console:
     """stdout console; when piped or captured, wide enough that ids and names are not wrapped."""
     con = Console()
     return con if con.is_terminal else Console(width=160)
+
+
+def _safe(value: Any) -> Text:
+    """A table cell from untrusted text (a model, a server, a data file): no markup, and every
+    control or escape sequence shown as ``\x1b``-style text instead of reaching the terminal."""
+    return Text(terminal_safe(value, newlines=False))
 
 
 def _pct(x: float | None) -> str:
@@ -67,6 +79,10 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Draw a progress bar."),
         retry_errors: bool = typer.Option(False, "--retry-errors",
                                           help="Redo the stored attempts whose request failed."),
+        max_error_rate: float = typer.Option(
+            DEFAULT_MAX_ERROR_RATE, "--max-error-rate", min=0.0, max=1.0,
+            help="Exit 1 when more than this share of the run's requests failed (0.5: most of them; "
+                 "1.0 never fails on errors)."),
     ) -> None:
         """Run (or resume) the red-team plan of CONFIG; every attempt is stored as it finishes.
 
@@ -76,16 +92,18 @@ def register(app: typer.Typer) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         from ..run import load_config, run_config
+        from ..run.health import request_health
 
         cfg = load_config(config)
         url = store or cfg.store.url
-        st = open_store(url)
+        st = open_store(url, create=True)
         try:
             if retry_errors:
                 items = cfg.load_items()
                 n = st.delete_attempts(cfg.run_id(items), status="error")
                 err_console.print(f"removed {n} failed attempts; they will be redone")
             outcome = run_config(cfg, st, progress=progress, concurrency=concurrency)
+            health = request_health(st, outcome.run_id, max_error_rate)
         except SQLAlchemyError as exc:
             # The one failure that stops a run: results could not be kept. Say so in one line.
             raise UserError(f"store {url}: {str(exc).splitlines()[0]}; finished attempts up to this point "
@@ -99,6 +117,11 @@ def register(app: typer.Typer) -> None:
             err_console.print(Text(f"interrupted: {line}; run the same command again to resume"))
             raise typer.Exit(130)
         out_console().print(Text(f"{outcome.status}: {line}"))
+        if health is not None:
+            # Results are stored (and resumable), but a run that mostly measured failures must not
+            # pass a CI step: say why in one line and exit 1.
+            err_console.print(Text.assemble(("error:", "bold red"), " ", terminal_safe(health, newlines=False)))
+            raise typer.Exit(1)
 
     @app.command("runs")
     @one_line_errors
@@ -115,7 +138,7 @@ def register(app: typer.Typer) -> None:
                           ("errors", "right"), ("successes", "right"), ("updated (UTC)", "left")):
             table.add_column(col, justify=just)  # type: ignore[arg-type]
         for r in runs:
-            table.add_row(Text(r.id), Text(r.name), Text(r.status), str(r.attempts),
+            table.add_row(Text(r.id), _safe(r.name), Text(r.status), str(r.attempts),
                           "-" if r.planned is None else str(r.planned), str(r.errors), str(r.successes),
                           r.updated_at.strftime("%m-%d %H:%M"))
         out_console().print(table)
@@ -137,7 +160,7 @@ def register(app: typer.Typer) -> None:
         finally:
             st.close()
         con = out_console()
-        head = Table(title=Text(f"run {info.id} ({info.name})"), show_header=False)
+        head = Table(title=_safe(f"run {info.id} ({info.name})"), show_header=False)
         head.add_column("field", style="bold")
         head.add_column("value")
         planned = "-" if info.planned is None else str(info.planned)
@@ -158,7 +181,7 @@ def register(app: typer.Typer) -> None:
             t.add_column("count", justify="right")
             t.add_column("error")
             for e in errors:
-                t.add_row(str(e["n"]), Text(str(e["error"])[:200]))
+                t.add_row(str(e["n"]), _safe(str(e["error"])[:200]))
             con.print(t)
 
     @app.command("export")
@@ -170,17 +193,14 @@ def register(app: typer.Typer) -> None:
         store: Optional[str] = typer.Option(None, "--store", "--db", help=STORE_HELP),
     ) -> None:
         """Stream every attempt of a run (with its scores) as JSON Lines or CSV."""
-        if fmt not in ("jsonl", "csv"):
+        from ..report.export import FORMATS, export_run
+
+        if fmt not in FORMATS:
             raise UserError(f"--format: expected jsonl or csv, got {fmt!r}")
         st = open_store(_store_url(store))
         try:
             info = resolve(st, run)
-            out: TextIO = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-            try:
-                n = (write_jsonl if fmt == "jsonl" else write_csv)(st.iter_attempt_rows(info.id), out)
-            finally:
-                if output:
-                    out.close()
+            n = export_run(st, info.id, fmt, output)
         finally:
             st.close()
         if output:
@@ -206,9 +226,9 @@ def register(app: typer.Typer) -> None:
         for spec, resp in results:
             ok = resp.error is None
             bad += not ok
-            table.add_row(Text(spec.name), Text(spec.type), Text("ok" if ok else "FAILED", style="green" if ok else "red"),
+            table.add_row(_safe(spec.name), _safe(spec.type), Text("ok" if ok else "FAILED", style="green" if ok else "red"),
                           f"{resp.latency_s * 1000:.0f} ms", str(resp.retries),
-                          Text((resp.text if ok else str(resp.error))[:160]))
+                          _safe((resp.text if ok else str(resp.error))[:160]))
         out_console().print(table)
         if bad:
             raise typer.Exit(1)
@@ -242,7 +262,7 @@ def _rates_table(title: str, rows: list[dict[str, Any]], keys: list[str]) -> Tab
     for col in ("n", "failed", "success", "refusal", "latency"):
         t.add_column(col, justify="right")
     for r in rows:
-        cells: list[Any] = [Text(str(r[k]) if r[k] != "" else "(none)") for k in keys]
+        cells: list[Any] = [_safe(str(r[k]) if r[k] != "" else "(none)") for k in keys]
         rate = r["success_rate"]
         cells += [str(r["n"]), str(r["errors"]),
                   Text(_pct(rate), style="bold red" if rate else ""), _pct(r["refusal_rate"]),
@@ -251,46 +271,11 @@ def _rates_table(title: str, rows: list[dict[str, Any]], keys: list[str]) -> Tab
     return t
 
 
-# -- export ------------------------------------------------------------------------------------------
-CSV_COLUMNS = ["id", "run_id", "item_id", "attack", "converters", "target", "category", "language", "status",
-               "error", "prompt", "response_text", "latency_s", "prompt_tokens", "completion_tokens", "retries",
-               "target_calls", "n_turns", "success", "refused", "scores", "created_at"]
+def __getattr__(name: str) -> Any:
+    # The export writers moved to the library (breakfix.report.export); still importable from here,
+    # lazily, so `breakfix --help` does not import SQLAlchemy.
+    if name in ("CSV_COLUMNS", "write_csv", "write_jsonl"):
+        from ..report import export
 
-
-def _last_user(conversation: list[dict[str, Any]] | None) -> str:
-    for m in reversed(conversation or []):
-        if m.get("role") == "user":
-            return str(m.get("content", ""))
-    return ""
-
-
-def _export_record(row: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str, Any]:
-    rec = {k: v for k, v in row.items() if k != "seq"}
-    rec["scores"] = [{k: s[k] for k in ("scorer", "scorer_version", "label", "value", "rationale", "metadata")}
-                     for s in scores]
-    return rec
-
-
-def write_jsonl(rows: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]], out: TextIO) -> int:
-    """Write attempts as JSON Lines, one attempt (with its scores) per line. Returns the count."""
-    n = 0
-    for row, scores in rows:
-        out.write(json.dumps(_export_record(row, scores), ensure_ascii=False, default=str))
-        out.write("\n")
-        n += 1
-    return n
-
-
-def write_csv(rows: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]], out: TextIO) -> int:
-    """Write attempts as CSV (one row per attempt; the last user prompt and ``scorer=label`` pairs
-    flattened into columns). Returns the count."""
-    w = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    w.writeheader()
-    n = 0
-    for row, scores in rows:
-        rec = dict(row)
-        rec["prompt"] = _last_user(row.get("conversation"))
-        rec["scores"] = ";".join(f"{s['scorer']}={s['label']}" for s in scores)
-        w.writerow(rec)
-        n += 1
-    return n
+        return getattr(export, name)
+    raise AttributeError(name)

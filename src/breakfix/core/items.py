@@ -19,10 +19,31 @@ class Item(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def model_post_init(self, __context: Any) -> None:
+        self._repair_text()
         if not self.id:
             self.id = stable_id({"prompt": self.prompt, "category": self.category, "language": self.language})
         if not self.objective:
             self.objective = self.prompt
+
+
+    def _repair_text(self) -> None:
+        # A lone UTF-16 surrogate ("\ud800" in a JSON file) is no Unicode text: it can be neither
+        # hashed into an id, sent as UTF-8, nor stored. Replace it here, once, and say so.
+        from .text import repair_obj
+
+        fixed = []
+        for name in ("id", "prompt", "objective", "category", "language", "kind"):
+            value, n = repair_obj(getattr(self, name))
+            if n:
+                setattr(self, name, value)
+                fixed.append(name)
+        md, n = repair_obj(self.metadata)
+        if n:
+            self.metadata = md
+            fixed.append("metadata")
+        if fixed:
+            self.metadata = {**self.metadata, "notes": [*self.metadata.get("notes", []),
+                             f"lone UTF-16 surrogates in {', '.join(fixed)} replaced with U+FFFD"]}
 
 
 def stable_id(obj: Any, length: int = 16) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ...core.text import csv_cell
 from .db import Adjudication, Label, Project
 from .labelling import all_labels, rubric_of
 
@@ -59,8 +60,10 @@ def to_csv(project: Project, records: list[dict[str, Any]]) -> str:
     w = csv.writer(buf)
     w.writerow(["unit", "category", "rater", *factors, "rationale", "updated_at"])
     for r in records:
-        w.writerow([r["unit"], r["category"], r["rater"], *[r["values"].get(f, "") for f in factors],
-                    r["rationale"], r["updated_at"]])
+        # Units, categories and rationales are free text a spreadsheet would run as formulas.
+        w.writerow([csv_cell(v) for v in (r["unit"], r["category"], r["rater"],
+                                          *[r["values"].get(f, "") for f in factors], r["rationale"],
+                                          r["updated_at"])])
     return buf.getvalue()
 
 
