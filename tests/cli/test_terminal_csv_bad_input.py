@@ -76,6 +76,17 @@ def test_check_target_prints_model_text_without_escape_sequences(tmp_path):
     assert "\\x1b[2J" in r.output
 
 
+def test_interactive_session_prints_model_text_without_escape_sequences(tmp_path):
+    with LoopbackServer(reply=ESCAPES) as srv:
+        spec = tmp_path / "target.yaml"
+        spec.write_text(yaml.safe_dump({"type": "openai", "name": "loop", "model": "m", "base_url": srv.base_url}))
+        r = runner.invoke(app, ["attack", "interactive", "--target", str(spec), "--store",
+                                f"sqlite:///{tmp_path / 'i.db'}"], input="hello\n/send\n/show\n/quit\n")
+    assert r.exit_code == 0, r.output
+    assert "\\x1b[2J" in r.stdout and "pwned title" in r.stdout
+    assert no_raw_controls(r.stdout), repr(r.stdout)
+
+
 def _hostile_store(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'h.db'}"
     with Store(url) as st:

@@ -27,10 +27,18 @@ from typing import Any, Optional
 import typer
 import yaml
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 
+from ..core.text import terminal_safe
 from .errors import UserError, one_line_errors
 from .runs import STORE_HELP, _store_url, open_store
+
+
+def escape(text: str) -> str:
+    """Text from a model, a server or the user for a rich markup string: markup escaped, and control
+    and escape sequences shown as ``\x1b``-style text instead of acting on the terminal."""
+    return _markup_escape(terminal_safe(text))
+
 
 HELP = __doc__.split("Commands", 1)[1].split("\n", 1)[1]
 
@@ -213,7 +221,7 @@ class Session:
             return
         if not self.last_scores and self.scorers:
             await self.score()
-        st = open_store(self.store_url)
+        st = open_store(self.store_url, create=True)
         try:
             if self.run_id is None:
                 self.run_id = st.create_run(self.run_name, {"kind": "interactive", "target": self.target_label,
