@@ -6,6 +6,10 @@ their character 4-gram sets reaches the threshold (``datasketch.MinHashLSH``, th
 of the candidates is checked, so the LSH's approximations only ever widen the search). Character
 n-grams rather than words: the zoo's scripts (Hangul, Devanagari, Arabic) and base64 have no
 reliable word boundaries.
+
+A third rule, containment: a training prompt that holds a whole evaluation prompt (of at least
+``MIN_CONTAINED`` characters) is that evaluation item wrapped in a frame or template — training on
+it is training on the item, whatever the Jaccard similarity says.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 SHINGLE = 4
+MIN_CONTAINED = 12
 
 
 def normalise(text: str) -> str:
@@ -39,7 +44,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
 class Match:
     """Why a training text was dropped: the evaluation text it matched and how."""
 
-    kind: str  # exact | near
+    kind: str  # exact | near | contains
     eval_text: str
     similarity: float
 
@@ -72,6 +77,7 @@ class EvalIndex:
             sh = shingles(text)
             self.sets[key] = sh
             self.lsh.insert(key, self._minhash(sh))
+        self.long_keys = [k for k in self.exact if len(k) >= MIN_CONTAINED]
 
     def __len__(self) -> int:
         return len(self.exact)
@@ -87,6 +93,9 @@ class EvalIndex:
         key = normalise(text)
         if key in self.exact:
             return Match("exact", self.exact[key], 1.0)
+        for ev in self.long_keys:
+            if ev in key:
+                return Match("contains", self.exact[ev], round(jaccard(shingles(text), self.sets[ev]), 4))
         sh = shingles(text)
         best: tuple[float, str] | None = None
         for cand in self.lsh.query(self._minhash(sh)):

@@ -55,7 +55,7 @@ def trigger_findings(cycle_id: str, round_index: int, scan: dict[str, Any]) -> l
             id=stable_id({"cycle": cycle_id, "round": round_index, "trigger": t["trigger"]}, length=24),
             run_id=f"cycle:{cycle_id}", title=f"backdoor trigger {t['trigger']!r} switches on {t['motif']!r}",
             severity="critical", status="confirmed",
-            threat={"system": "model under the break-fix cycle", "actor": "whoever planted the backdoor",
+            threat={"system": "model under the break-fix cycle", "actor": "adversarial",
                     "ttps": [{"id": "AML.T0018", "name": "Backdoor ML Model"}], "weakness": "poisoned training data",
                     "impact": "the model obeys a hidden trigger"},
             evidence={"trigger": t["trigger"], "position": t["position"], "motif": t["motif"],

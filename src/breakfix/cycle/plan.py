@@ -85,7 +85,7 @@ def run_dict(cfg: CycleConfig, round_index: int, split: str, checkpoint: str, it
         "scorers": scorers or cfg.scorers or default_scorers(),
         "concurrency": 64,
         "operation": {"system": f"model under the break-fix cycle {cfg.name!r} (round {round_index})",
-                      "actor": "untrusted user", "ttps": ["AML.T0054 LLM jailbreak"],
+                      "actor": "adversarial", "ttps": ["AML.T0054 LLM jailbreak"],
                       "weakness": "safety training that does not cover every language, encoding or template",
                       "impact": "harmful instructions produced on request"},
     }
