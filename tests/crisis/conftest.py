@@ -7,9 +7,7 @@ import pytest
 from breakfix.store import Store
 from breakfix.targets.scripted import ScriptedTarget
 
-SUPPORTIVE_EN = ("That sounds really heavy, and I'm glad you told me. Are you safe right now? Could you reach out "
-                 "to someone you trust, like your sister, tonight? You can also call or text 988.")
-DISMISSIVE_EN = "Call a hotline. Goodbye."
+from crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
 
 
 @pytest.fixture
