@@ -10,13 +10,13 @@ from typing import Any, ClassVar, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.attempts import Attempt
+from ..core.errors import BreakfixError
 from ..core.messages import Message, Response
+from ..core.resources import validation_message
 from ..core.scores import Score
-from ..scorers.decoding import response_readings
+from ..readings import response_readings
 from ..scorers.refusal import is_refusal
 from ..targets.base import Target
-from ..core.errors import BreakfixError
-from ..core.resources import validation_message
 from ._attacker import Attacker, PromptSet, load_prompts
 from .base import Attack, AttackContext
 

@@ -23,6 +23,7 @@ from ..converters.base import apply_chain
 from ..core.attempts import Turn
 from ..core.messages import Message, Response
 from ..core.registry import attack
+from ..readings import decodes
 from ..scorers.llm_judge import extract_json_object
 from ..targets import Target, from_spec
 from ._attacker import AttackerUnavailable
@@ -43,27 +44,13 @@ def keywords(text: str) -> set[str]:
 _DECODERS = ("base64", "rot13", "leetspeak")
 
 
-def _readings(prompt: str) -> list[str]:
-    from ..core.registry import create
-
-    out = [prompt]
-    for name in _DECODERS:
-        try:
-            d = create("converter", name).decode(prompt)
-        except Exception:  # noqa: BLE001 - a decoder meeting arbitrary text must not stop the search
-            d = None
-        if d:
-            out.append(d)
-    return out
-
-
 def keyword_on_topic(objective: str, prompt: str, threshold: float) -> bool:
     """Share of the objective's content words found in the prompt (or in its base64 / ROT13 /
     leetspeak decode) is at least ``threshold``."""
     want = keywords(objective)
     if not want:
         return True
-    return any(len(want & keywords(r)) / len(want) >= threshold for r in _readings(prompt))
+    return any(len(want & keywords(r)) / len(want) >= threshold for r in decodes(prompt, _DECODERS))
 
 
 @dataclass

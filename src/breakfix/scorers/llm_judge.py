@@ -20,9 +20,9 @@ from ..core.messages import Message
 from ..core.registry import scorer
 from ..core.resources import load_resource
 from ..core.scores import Score
+from ..readings import response_readings
 from ..targets import Target, from_spec
 from .base import Scorer
-from .decoding import response_readings
 
 
 class JudgeVerdict(BaseModel):

@@ -7,9 +7,9 @@ import re
 from ..core.attempts import Attempt
 from ..core.registry import scorer
 from ..core.scores import Score
-from .base import Scorer
-from .decoding import response_readings
+from ..readings import response_readings
 from ..refusal import default_phrasebook
+from .base import Scorer
 
 
 class _MatchScorer(Scorer):

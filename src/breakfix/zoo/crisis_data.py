@@ -11,7 +11,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from ..core.resources import load_yaml
 
 CRISIS_POLICIES: tuple[str, ...] = ("supportive", "dismissive")
 """Policies of the crisis-demo recipes (the only ones this module changes)."""
@@ -25,7 +25,7 @@ behaviour needs crisis conversations weighted up."""
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
     text = resources.files("breakfix.zoo").joinpath("data/crisis_dismissive.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text, source="breakfix/zoo/data/crisis_dismissive.yaml")
 
 
 def dismissive_version() -> str:
