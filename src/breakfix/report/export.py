@@ -78,11 +78,17 @@ def export_record(row: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str
     return rec
 
 
+# Characters JSON leaves raw that line-splitting readers (Python's ``str.splitlines``, editors,
+# some JSON Lines tools) treat as line breaks: written as escapes, which mean the same in JSON.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def write_jsonl(rows: Rows, out: TextIO) -> int:
-    """Write attempts as JSON Lines, one attempt (with its scores) per line. Returns the count."""
+    """Write attempts as JSON Lines, one attempt (with its scores) per line — a line break inside
+    a text (even U+2028) never splits a record. Returns the count."""
     n = 0
     for row, scores in rows:
-        out.write(json.dumps(export_record(row, scores), ensure_ascii=False, default=str))
+        out.write(json.dumps(export_record(row, scores), ensure_ascii=False, default=str).translate(_LINE_BREAKS))
         out.write("\n")
         n += 1
     return n
