@@ -157,7 +157,7 @@ def build_context(store: Store, run_id: str, *, rubric: CrisisRubric | None = No
 
         experts = read_labels(labels, rubric)
         judge, kinds = judge_labels(store, run.id)
-        agreement = compute(judge, experts, kinds, n_boot=n_boot)
+        agreement = compute(judge, experts, kinds, n_boot=n_boot, n_perm=n_boot)
     judges = sorted({r["judge"] for r in rows if r["judge"]})
     return {
         "run": run, "rubric": rubric, "rows": rows, "tables": tables, "transcripts": ordered[:max_transcripts],
