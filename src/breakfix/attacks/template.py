@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -70,7 +71,9 @@ class Shots(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     count: int = Field(ge=0, le=100_000)
-    pairs: Literal["inert"] | list[tuple[str, str]] = "inert"
+    # "inert" (the built-in pairs), inline [question, answer] pairs, or the path of a pairs file
+    # (JSON / JSON Lines / YAML, relative to this template file; see attacks/_pairs.py).
+    pairs: Literal["inert"] | list[tuple[str, str]] | str = "inert"
     format: str = "User: {question}\nAssistant: {answer}"
     separator: str = "\n\n"
     as_messages: bool = False  # send shots as real user/assistant turns instead of inline text
@@ -80,6 +83,9 @@ class Shots(BaseModel):
     def _non_empty(cls, v: Any) -> Any:
         if isinstance(v, list) and not v:
             raise ValueError("expected at least one [question, answer] pair, or 'inert'")
+        if isinstance(v, str) and v != "inert" and not v.lower().endswith((".json", ".jsonl", ".yaml", ".yml")):
+            raise ValueError("expected 'inert', a list of [question, answer] pairs, or the path of a "
+                             ".json/.jsonl/.yaml pairs file")
         return v
 
     @field_validator("format")
@@ -117,6 +123,8 @@ class Template(BaseModel):
     title: str = ""
     description: str = ""
     source: str = Field(min_length=3)
+    authors: list[str] = Field(default_factory=list)  # provenance, kept from imported templates
+    licence: str = ""  # the text's licence when it is not ours (e.g. "MIT License" of a peer repository)
     year: int | None = Field(default=None, ge=1990, le=2100)
     tags: Tags = Field(default_factory=Tags)
     system: str | None = None
@@ -147,20 +155,38 @@ class Template(BaseModel):
             raise TemplateError(f"{self.path}: field 'template': has 'shots' but no {{shots}} slot "
                                 f"(or set shots.as_messages: true)")
 
-    def shot_pairs(self, count: int | None = None) -> list[tuple[str, str]]:
-        """``count`` (default the template's) Q/A pairs, cycling through the list when N > len."""
+    def shot_pairs(self, count: int | None = None, pairs: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+        """``count`` (default the template's) Q/A pairs, cycling through the list when N > len.
+
+        ``pairs`` (the attack's own pairs file) replaces the template's; a ``shots.pairs`` path is
+        read relative to the template file."""
         if self.shots is None:
             return []
-        pairs = inert_pairs() if self.shots.pairs == "inert" else list(self.shots.pairs)
+        if pairs is None:
+            ref = self.shots.pairs
+            if ref == "inert":
+                pairs = inert_pairs()
+            elif isinstance(ref, str):
+                from ._pairs import read_pairs
+
+                pairs = read_pairs(ref, relative_to=self.path or None)
+            else:
+                pairs = list(ref)
         n = self.shots.count if count is None else count
         return [pairs[i % len(pairs)] for i in range(n)]
 
-    def render(self, prompt: str, params: dict[str, Any] | None = None, shots: int | None = None) -> list[Message]:
+    def missing_params(self, params: dict[str, Any] | None = None) -> list[str]:
+        """Parameters without a default that ``params`` does not give (none: every parameter of a
+        breakfix-format template has a default)."""
+        return []
+
+    def render(self, prompt: str, params: dict[str, Any] | None = None, shots: int | None = None,
+               pairs: list[tuple[str, str]] | None = None) -> list[Message]:
         """The conversation this template sends for ``prompt``: optional system message, shots as
         messages (if so configured), and the user message."""
         values = {k: str(v) for k, v in {**self.parameters, **(params or {})}.items()}
         values["prompt"] = prompt
-        pairs = self.shot_pairs(shots)
+        pairs = self.shot_pairs(shots, pairs)
         conversation: list[Message] = []
         if self.system is not None:
             conversation.append(Message(role="system", content=fill(self.system, values)))
@@ -217,8 +243,13 @@ def parse_templates(text: str, path: str) -> list[Template]:
         if not isinstance(entry, dict):
             raise TemplateError(f"{path}: {prefix or ''}expected a mapping with name, version, family, source and "
                                 f"template, got {type(entry).__name__}")
+        model: type[Template] = Template
+        if entry.get("engine") == "jinja":
+            from ._jinja import JinjaTemplate  # sandboxed Jinja rendering (imported templates)
+
+            model = JinjaTemplate
         try:
-            tpl = Template.model_validate(entry)
+            tpl = model.model_validate(entry)
         except ValidationError as exc:
             raise TemplateError(f"{path}: {validation_message(exc, prefix)}") from None
         tpl.path = path
@@ -242,10 +273,35 @@ def builtin_templates() -> tuple[Template, ...]:
     return tuple(out)
 
 
-def load_templates(template_dirs: Sequence[str | Path] = ()) -> dict[str, Template]:
-    """Built-in templates plus every ``*.yaml`` / ``*.yml`` file in ``template_dirs`` (files
-    starting with ``_`` are skipped), by name. A name defined twice is an error naming both files."""
+def _user_template_files(folder: Path) -> list[Path]:
+    """YAML files under a user folder, subfolders included (peers nest theirs by author); names
+    starting with ``.`` or ``_`` are skipped, files and folders alike."""
+    out = []
+    for f in folder.rglob("*"):
+        rel = f.relative_to(folder).parts
+        if any(part.startswith((".", "_")) for part in rel):
+            continue
+        if f.is_file() and f.name.endswith((".yaml", ".yml")):
+            out.append(f)
+    return sorted(out, key=lambda f: f.relative_to(folder).as_posix())
+
+
+def load_template_library(template_dirs: Sequence[str | Path] = ()) -> tuple[dict[str, Template], list[Any]]:
+    """Built-in templates plus every template file under ``template_dirs``, by name, and the files
+    that could not be used.
+
+    breakfix-format files are strict: a bad one is a one-line :class:`TemplateError`. A folder that
+    holds PyRIT-format templates (``value`` with ``{{ prompt }}``; see ``_pyrit_format.py``) is a
+    peers' folder: its unusable files are skipped and returned as ``Skipped(path, reason)``.
+
+    Raises:
+        TemplateError: a missing folder, a bad breakfix-format file, or a name defined twice.
+    """
+    from ._pyrit_format import Skipped, convert, is_pyrit_dataset, is_pyrit_entry
+    from ..core.resources import ResourceError, load_yaml
+
     found: dict[str, Template] = {}
+    skipped: list[Skipped] = []
 
     def add(t: Template) -> None:
         if t.name in found:
@@ -259,14 +315,76 @@ def load_templates(template_dirs: Sequence[str | Path] = ()) -> dict[str, Templa
         folder = Path(d).expanduser()
         if not folder.is_dir():
             raise TemplateError(f"template_dirs: {str(d)!r} is not a folder")
-        for f in _template_files(folder):
+        files: list[tuple[Path, str | None, Any, str]] = []  # (file, text, parsed, problem)
+        for f in _user_template_files(folder):
             try:
                 text = f.read_text("utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise TemplateError(f"{f}: cannot read: {exc}") from None
-            for t in parse_templates(text, str(f)):
-                add(t)
+                files.append((f, None, None, f"cannot read: {exc}"))
+                continue
+            try:
+                files.append((f, text, load_yaml(text, source=str(f)), ""))
+            except ResourceError as exc:
+                files.append((f, text, None, str(exc).removeprefix(f"{f}: ")))
+        peers = any(is_pyrit_entry(data) for _, _, data, _ in files)
+        for f, text, data, problem in files:
+            if problem:
+                if not peers:
+                    if text is None:
+                        raise TemplateError(f"{f}: {problem}")
+                    parse_templates(text, str(f))  # raises the file's own one-line error
+                skipped.append(Skipped(str(f), problem))
+            elif is_pyrit_entry(data):
+                try:
+                    add(convert(data, f, folder, set(found)))
+                except TemplateError as exc:
+                    skipped.append(Skipped(str(f), str(exc).removeprefix(f"{f}: ")))
+            elif peers and not _looks_native(data):
+                why = ("a PyRIT prompt dataset (a list of prompts), not a template; load it as items"
+                       if is_pyrit_dataset(data) else "not a template (no breakfix 'template' and no PyRIT 'value' field)")
+                skipped.append(Skipped(str(f), why))
+            else:
+                assert text is not None
+                for t in parse_templates(text, str(f)):
+                    add(t)
+    return found, skipped
+
+
+def _looks_native(data: Any) -> bool:
+    """A breakfix-format file: a mapping with ``template``, or a list of them."""
+    entries = data if isinstance(data, list) else [data]
+    return bool(entries) and all(isinstance(e, dict) and "template" in e for e in entries)
+
+
+class TemplateFilesSkipped(UserWarning):
+    """Some files of a template folder could not be used (the message lists each with its reason)."""
+
+
+def skipped_summary(skipped: Sequence[Any]) -> str:
+    """One summary of the unusable template files: a count, then one line per file with its reason."""
+    lines = [f"template_dirs: {len(skipped)} file(s) could not be used as templates:"]
+    lines += [f"  - {s}" for s in skipped]
+    return "\n".join(lines)
+
+
+def load_templates(template_dirs: Sequence[str | Path] = ()) -> dict[str, Template]:
+    """Built-in templates plus every template file in ``template_dirs`` (files starting with ``_``
+    are skipped), by name. A name defined twice is an error naming both files; unusable files of
+    a peers' (PyRIT-format) folder are reported in one :class:`TemplateFilesSkipped` warning."""
+    found, skipped = load_template_library(template_dirs)
+    if skipped:
+        warnings.warn(skipped_summary(skipped), TemplateFilesSkipped, stacklevel=2)
     return found
+
+
+def _find_name(library: dict[str, Template], name: str) -> str:
+    """A template's name as the library knows it: exact, else its slug (``AIM`` or ``Many-shot
+    Jailbreaking``, as a PyRIT file names them, find ``aim`` and ``many-shot-jailbreaking``)."""
+    if name in library:
+        return name
+    from ._pyrit_format import slug
+
+    return slug(name) if slug(name) in library else name
 
 
 def _as_list(v: Any, field: str) -> list[str]:
@@ -281,16 +399,21 @@ def _as_list(v: Any, field: str) -> list[str]:
 
 @attack("template", tags=("AML.T0054", "LLM01:2025", "single-turn", "template"))
 class TemplateAttack(Attack):
-    """Send the prompt wrapped in a jailbreak template from a YAML data file (role play, refusal
-    suppression, prefix injection, persona, hypothetical, research framing, guideline augmentation,
-    few-/many-shot, output-format coercion; see ``attacks/templates/``).
+    """Send the prompt wrapped in a jailbreak template read from a YAML file (breakfix or PyRIT format).
+
+    Built-in families: role play, refusal suppression, prefix injection, persona, hypothetical,
+    research framing, guideline augmentation, few-/many-shot, output-format coercion (see
+    ``attacks/templates/`` and ``breakfix list templates``).
 
     Args:
         template: the template's name (one attack = one template).
         templates: several names, or ``all``; the engine expands them with ``expand()``.
-        template_dirs: folders with your own template files.
+        template_dirs: folders with your own template files (breakfix or PyRIT format, subfolders
+            included; in a run config, relative to the config file's folder).
         params: values for the template's parameters (e.g. ``{opening: "Sure:"}``).
         shots: number of fabricated dialogues for few-/many-shot templates (the N of many-shot).
+        pairs: a pairs file (JSON / JSON Lines / YAML list of ``{question, answer}`` or
+            ``[question, answer]``) whose demonstrations replace the template's own.
         convert: ``prompt`` (default: converters apply to the request before it is templated)
             or ``all`` (to the whole rendered user message).
         system_prompt: the deployed application's system prompt, sent first; the template's own
@@ -301,20 +424,29 @@ class TemplateAttack(Attack):
 
     def __init__(self, template: str | None = None, templates: list[str] | str | None = None,
                  template_dirs: list[str] | str | None = None, params: dict[str, Any] | None = None,
-                 shots: int | None = None, convert: str = "prompt", system_prompt: str | None = None) -> None:
+                 shots: int | None = None, convert: str = "prompt", system_prompt: str | None = None,
+                 pairs: str | None = None) -> None:
         dirs = _as_list(template_dirs, "template_dirs")
         self.template_dirs = dirs
-        self.library = load_templates(dirs)
-        names = _as_list(templates, "templates")
+        self.library, self.skipped = load_template_library(dirs)
+        if self.skipped:  # one summary of the unusable files, not one error per field
+            warnings.warn(skipped_summary(self.skipped), TemplateFilesSkipped, stacklevel=2)
+        names = [_find_name(self.library, n) for n in _as_list(templates, "templates")]
         if template is not None and names:
             raise TemplateError("template attack: give either 'template' or 'templates', not both")
         if template is None and not names:
             raise TemplateError("template attack: 'template' is required (a template name, or 'templates: "
                                 "[names]' / 'templates: all'); known templates: " + ", ".join(sorted(self.library)))
         if names == ["all"]:
-            names = sorted(self.library)
+            # Imported templates with a parameter nobody gave (a second language, say) cannot be
+            # sent as they are: `all` leaves them out and says so; naming one asks for the value.
+            names = sorted(n for n in self.library if not self.library[n].missing_params(params))
+            left = sorted(set(self.library) - set(names))
+            if left:
+                warnings.warn(f"templates: all: left out {len(left)} template(s) that need params without a "
+                              f"default: {', '.join(left)}", TemplateFilesSkipped, stacklevel=2)
         elif template is not None:
-            names = [_as_list(template, "template")[0]]
+            names = [_find_name(self.library, _as_list(template, "template")[0])]
         for n in names:
             if n not in self.library:
                 raise TemplateError(f"template attack: unknown template {n!r}; known templates: "
@@ -333,6 +465,22 @@ class TemplateAttack(Attack):
         if shots is not None and not any(t.shots for t in chosen):
             raise TemplateError(f"template attack: 'shots' applies only to few-/many-shot templates, "
                                 f"not {', '.join(names)}")
+        for t in chosen:
+            missing = t.missing_params(params)
+            if missing:
+                raise TemplateError(f"template attack: template {t.name!r} needs params.{missing[0]} "
+                                    f"(it has no default)")
+        self.pairs_file = pairs
+        self.pairs: list[tuple[str, str]] | None = None
+        if pairs is not None:
+            if not isinstance(pairs, str):
+                raise TemplateError(f"template attack: 'pairs' must be the path of a pairs file, got {pairs!r}")
+            if not any(t.shots for t in chosen):
+                raise TemplateError(f"template attack: 'pairs' applies only to few-/many-shot templates, "
+                                    f"not {', '.join(names)}")
+            from ._pairs import read_pairs
+
+            self.pairs = read_pairs(pairs)
         self.names, self.params, self.shots = names, params, shots
         self.convert, self.system_prompt = convert, system_prompt
 
@@ -380,13 +528,16 @@ class TemplateAttack(Attack):
                                "params": {**t.parameters, **self.params}, "convert": self.convert}
         if t.shots is not None:
             cfg["shots"] = t.shots.count if self.shots is None else self.shots
+            if self.pairs is not None:  # the demonstrations sent, not the file's name, define the attempt
+                cfg["pairs"] = hashlib.sha256(repr(self.pairs).encode()).hexdigest()[:12]
         if self.system_prompt:
             cfg["system_prompt"] = self.system_prompt
         return cfg
 
     def render(self, prompt: str) -> list[Message]:
         """The conversation for an (already converted) prompt."""
-        conversation = self.template.render(prompt, self.params, self.shots)
+        conversation = self.template.render(prompt, self.params, self.shots,
+                                            self.pairs if self.template.shots is not None else None)
         if self.system_prompt:
             if conversation[0].role == "system":
                 own = conversation.pop(0).content
@@ -406,4 +557,6 @@ class TemplateAttack(Attack):
         response = await ctx.target.send(conversation)
         return AttackResult(conversation=conversation, response=response, target_calls=1, metadata={
             "template": t.name, "template_version": t.version, "template_family": t.family,
-            "template_source": t.source, "ttps": list(t.tags.atlas), "owasp": list(t.tags.owasp)})
+            "template_source": t.source, "ttps": list(t.tags.atlas), "owasp": list(t.tags.owasp),
+            **({"template_authors": list(t.authors)} if t.authors else {}),
+            **({"template_licence": t.licence} if t.licence else {})})

@@ -58,6 +58,10 @@ class TargetSpec(_Spec):
     type: str = Field(min_length=1)
 
 
+ATTACK_PATH_PARAMS = ("template_dirs", "pairs")
+"""Attack parameters that name files or folders: resolved against the config file's folder, like ``items``."""
+
+
 class AttackSpec(_Spec):
     """An attack plugin by ``name``; ``label`` (optional) names it in results.
 
@@ -174,6 +178,25 @@ class RunConfig(BaseModel):
         return self
 
     # -- derived -----------------------------------------------------------------------------------
+    def resolve_path(self, value: str | Path) -> Path:
+        """The one rule for paths in a config (``items`` files, an attack's ``template_dirs`` and
+        ``pairs``): ``~`` is expanded, and a relative path is relative to the config file's folder,
+        wherever breakfix is run from."""
+        p = Path(str(value)).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def attack_params(self, spec: "AttackSpec") -> dict[str, Any]:
+        """An attack spec's plugin parameters with its path parameters (:data:`ATTACK_PATH_PARAMS`)
+        resolved by :meth:`resolve_path`."""
+        params = spec.params
+        for key in ATTACK_PATH_PARAMS:
+            v = params.get(key)
+            if isinstance(v, str):
+                params[key] = str(self.resolve_path(v))
+            elif isinstance(v, list):
+                params[key] = [str(self.resolve_path(x)) if isinstance(x, str) else x for x in v]
+        return params
+
     def load_items(self) -> list[Item]:
         """The config's items: files (resolved against the config's folder) and inline records."""
         from ..datasets import dedupe, item_from_record, load_items
@@ -183,9 +206,7 @@ class RunConfig(BaseModel):
             if isinstance(entry, str) or _is_file_entry(entry):
                 # A file, or {file, format, fields, defaults}: the one item loader (datasets) reads it.
                 spec = {"file": entry} if isinstance(entry, str) else entry
-                p = Path(str(spec["file"])).expanduser()
-                if not p.is_absolute():
-                    p = self.base_dir / p
+                p = self.resolve_path(spec["file"])
                 out.extend(load_items(p, format=spec.get("format", "auto"), fields=spec.get("fields"),
                                       defaults=spec.get("defaults")))
             else:

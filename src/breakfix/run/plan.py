@@ -140,7 +140,8 @@ def _build(cfg: RunConfig) -> Components:
     attacks: list[AttackPlan] = []
     for i, spec in enumerate(cfg.attacks):
         scope = _scope(cfg, i, spec, chains)
-        for a in _at(f"attacks[{i}]", _make_attacks, spec, run_attacker, default_objective, extra):
+        for a in _at(f"attacks[{i}]", _make_attacks, spec, run_attacker, default_objective, extra,
+                     cfg.attack_params(spec)):
             a.chains, a.languages = scope
             attacks.append(a)
     labels = [a.label for a in attacks]
@@ -184,10 +185,11 @@ def _scope(cfg: RunConfig, i: int, spec: AttackSpec, chains: list[Chain]
 
 
 def _make_attacks(spec: AttackSpec, run_attacker: Target | None, default_objective: Scorer | None,
-                  extra: list[Target]) -> list[AttackPlan]:
+                  extra: list[Target], params: dict[str, Any] | None = None) -> list[AttackPlan]:
     """The attacks of one spec: one, or one per template for a plugin that ``expand()``s (a
-    template attack given several templates), each with its own label and attempt ids."""
-    attack = create("attack", spec.name, **spec.params)
+    template attack given several templates), each with its own label and attempt ids. ``params``:
+    the spec's parameters with paths resolved against the config's folder (default: as written)."""
+    attack = create("attack", spec.name, **(spec.params if params is None else params))
     attacker = run_attacker
     if spec.attacker is not None:
         attacker = make_target(spec.attacker)
