@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..datasets import DatasetError, read_items
 from .items import BenchError, BenchItem, from_item
@@ -42,6 +42,11 @@ class Manifest(BaseModel):
     version: str = Field(min_length=1)
     description: str = ""
     files: dict[str, FileEntry] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v  # `version: 1` in YAML
 
 
 @dataclass
