@@ -105,7 +105,10 @@ def register_web(annotate_app: typer.Typer) -> None:
                                                   help="Rubric YAML file, or a built-in name (mental-health-response)."),
                        from_jsonl: Optional[Path] = typer.Option(None, "--from-jsonl",
                                                                  help="JSONL: id, prompt|conversation, response, category."),
-                       from_run: Optional[str] = typer.Option(None, "--from-run", help="A red-team run id in the store."),
+                       from_run: Optional[str] = typer.Option(None, "--from-run", help="A red-team run in the run "
+                                                              "store: id, id prefix, name or 'latest'."),
+                       store: Optional[str] = typer.Option(None, "--store", help="Run store URL for --from-run "
+                                                           "(default: $BREAKFIX_STORE or sqlite:///breakfix.db)."),
                        owner: Optional[str] = typer.Option(None, "--owner", help="Owner user name."),
                        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
         """Create an annotation project from a JSONL file or a run, with a rubric."""
@@ -120,7 +123,8 @@ def register_web(annotate_app: typer.Typer) -> None:
             if from_jsonl is not None:
                 items, source = read_items_jsonl(from_jsonl), f"jsonl:{from_jsonl}"
             else:
-                items, source = read_items_from_run(str(from_run), db), f"run:{from_run}"
+                items = read_items_from_run(str(from_run), store)  # the run store, not the annotation db
+                source = f"run:{items[0].meta.get('run_id', from_run)}" if items else f"run:{from_run}"
             with _session(db) as s:
                 own = None
                 if owner is not None:

@@ -12,15 +12,21 @@ from typing import Any
 from .projects import NewItem, ProjectInputError
 
 
-def _open_store(db_url: str | None) -> Any:
+DEFAULT_RUN_STORE = "sqlite:///breakfix.db"
+"""Where `breakfix run` keeps runs unless a config or ``BREAKFIX_STORE`` says otherwise."""
+
+
+def _open_store(store_url: str | None) -> Any:
+    """The RUN store (where `breakfix run` wrote the attempts), not the annotation database: the
+    two are different files, and looking for runs in the annotation database found none."""
+    import os
+
     try:
         from ...store import Store  # type: ignore[attr-defined]
     except ImportError:
         raise ProjectInputError("--from-run: the run store (breakfix.store) is not available in this install; "
                                 "use --from-jsonl") from None
-    from .db import db_url_from_env
-
-    return Store(db_url_from_env(db_url))
+    return Store(store_url or os.environ.get("BREAKFIX_STORE") or DEFAULT_RUN_STORE)
 
 
 def items_from_attempts(attempts: list[Any], categories: dict[str, str] | None = None) -> list[NewItem]:
@@ -38,9 +44,19 @@ def items_from_attempts(attempts: list[Any], categories: dict[str, str] | None =
     return items
 
 
-def items_from_run(run_id: str, db_url: str | None = None) -> list[NewItem]:
-    """Read a run's attempts (and their items' categories) through the store's API."""
-    store = _open_store(db_url)
+def items_from_run(run_id: str, store_url: str | None = None) -> list[NewItem]:
+    """Read a run's attempts (and their items' categories) through the store's API.
+
+    Args:
+        run_id: the run's id, a unique id prefix, its name (the latest run of that name) or ``latest``.
+        store_url: the run store (default ``$BREAKFIX_STORE`` or ``sqlite:///breakfix.db``).
+    """
+    store = _open_store(store_url)
+    run = store.resolve_run(run_id)
+    if run is None:
+        raise ProjectInputError(f"--from-run {run_id!r}: no run with that id, id prefix or name in {store.url}; "
+                                f"`breakfix runs --store {store.url}` lists them")
+    run_id = run.id
     attempts = list(store.attempts(run_id))
     if not attempts:
         raise ProjectInputError(f"--from-run {run_id!r}: no attempts found for that run id")
