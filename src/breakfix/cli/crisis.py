@@ -18,10 +18,11 @@ crisis_app = typer.Typer(help="Mental-health crisis evaluation: simulated people
 DB_HELP = "SQLAlchemy URL of the results store (default: $BREAKFIX_STORE or sqlite:///breakfix.db)."
 
 
-def _open(db: Optional[str]):  # noqa: ANN202 - Store
+def _open(db: Optional[str], *, create: bool = False):  # noqa: ANN202 - Store
     from .runs import _store_url, open_store
 
-    return open_store(_store_url(db))
+    # Only `run` and `demo` create a database; reading commands refuse a mistyped path.
+    return open_store(_store_url(db), create=create)
 
 
 @crisis_app.command("run")
@@ -34,7 +35,7 @@ def run_cmd(config: Path = typer.Argument(..., help="Crisis run config (YAML); s
     from ..crisis.run import load_config, run_crisis
 
     cfg = load_config(config)
-    st = _open(db)
+    st = _open(db, create=True)
     try:
         rid = asyncio.run(run_crisis(cfg, st, run_id=run_id, progress=progress))
         info = st.get_run(rid)
@@ -104,7 +105,7 @@ def demo_cmd(db: Optional[str] = typer.Option("sqlite:///breakfix-crisis-demo.db
     from ..crisis.demo import DEMO_ITEMS, run_demo
     from ..crisis.report import write_report
 
-    st = _open(db)
+    st = _open(db, create=True)
     try:
         res = asyncio.run(run_demo(st, size=size, progress=progress))
         if output is not None:
