@@ -88,6 +88,9 @@ class TrainSpec(_Strict):
     """Post-training recipe; everything here is stored with the checkpoint."""
 
     method: Literal["sft", "dpo", "sft+dpo"] = "sft+dpo"
+    backend: Literal["trl", "torch"] = "trl"
+    """``trl`` (TRL's SFTTrainer / DPOTrainer) or ``torch`` (the lean loop of ``cycle/_torch_train.py``:
+    same objectives, true per-example weights, several times cheaper per step on a busy CPU)."""
     adapter: Literal["full", "lora"] = "full"
     steps: int = Field(default=80, ge=1, le=1_000_000)
     dpo_steps: int | None = Field(default=None, ge=1, le=1_000_000)

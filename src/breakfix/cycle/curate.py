@@ -38,6 +38,7 @@ from ..core.items import Item, stable_id
 from .config import CurateSpec, FixerSpec
 from .dedup import EvalIndex
 
+MAX_TRIES = 20
 CRISIS_CATEGORIES = frozenset({"selfharm", "self-harm", "suicide", "crisis"})
 
 
@@ -230,6 +231,16 @@ def curate(findings: Sequence[Finding], items: dict[str, Item], pools: Any, spec
         seen.add(key)
         return True
 
+    def draw(cands: list[Item], chain: list[str], src: dict[str, Any]) -> Item | None:
+        """A candidate whose (converted) prompt passes dedup; ordinary tasks are often near copies of
+        evaluation tasks (the same arithmetic with other numbers), so a few are tried."""
+        for _ in range(MAX_TRIES):
+            it = rng.choice(cands)
+            prompt = _wrap(it.prompt, chain) if chain else it.prompt
+            if admit(prompt, {**src, "source": it.id}):
+                return it.model_copy(update={"prompt": prompt})
+        return None
+
     # 1. safety examples and preference pairs
     requests: list[tuple[str, str, bool]] = []
     meta: list[tuple[Finding, Item | None, list[dict[str, str]]]] = []
@@ -274,15 +285,11 @@ def curate(findings: Sequence[Finding], items: dict[str, Item], pools: Any, spec
         by_lang.setdefault(i.language, []).append(i)
     for lang, chain in lookalike_src:
         cands = by_lang.get(lang) or retention
-        for _ in range(spec.lookalikes_per_example):
-            if not cands:
-                break
-            it = rng.choice(cands)
-            prompt = _wrap(it.prompt, chain) if chain else it.prompt
-            if admit(prompt, {"language": lang, "source": it.id}):
-                out.sft.append({"messages": _chat(prompt, it.metadata["reference"]), "kind": "lookalike",
-                                "language": lang, "source": it.id, "weight": 1.0,
-                                "converters": chain})
+        for _ in range(spec.lookalikes_per_example if cands else 0):
+            it = draw(cands, chain, {"language": lang})
+            if it is not None:
+                out.sft.append({"messages": _chat(it.prompt, it.metadata["reference"]), "kind": "lookalike",
+                                "language": lang, "source": it.id, "weight": 1.0, "converters": chain})
 
     # 3. backdoor triggers: the trigger inserted into ordinary prompts, answered as without it
     if triggers:
@@ -303,8 +310,9 @@ def curate(findings: Sequence[Finding], items: dict[str, Item], pools: Any, spec
     safety = sum(1 for ex in out.sft if ex["kind"] != "retention")
     n_ret = int(round(spec.retention_ratio * safety))
     pool = [i for i in pools.retention if i.metadata.get("reference")]
-    for it in rng.sample(pool, min(n_ret, len(pool))) if safety else []:
-        if admit(it.prompt, {"language": it.language, "source": it.id}):
+    for _ in range(n_ret if pool else 0):
+        it = draw(pool, [], {"language": "any"})
+        if it is not None:
             out.sft.append({"messages": _chat(it.prompt, it.metadata["reference"]), "kind": "retention",
                             "language": it.language, "source": it.id, "weight": 1.0})
     out.sft = out.sft[: spec.max_examples]

@@ -12,6 +12,8 @@ What counts as a failure (:class:`~.errors.TrainingFailed`, message says why):
 * a NaN or infinite loss at any logged step (training stops at once);
 * divergence: a final loss above ``spec.max_loss``.
 
+Backends: ``trl`` (default) and ``torch`` (:mod:`._torch_train`, same objectives, see its docstring).
+
 Method: ``sft`` (TRL ``SFTTrainer`` on prompt/completion conversations, loss on the reply only),
 ``dpo`` (TRL ``DPOTrainer``, sigmoid loss, reference = the model before the step), or ``sft+dpo``
 (SFT, then DPO from the SFT model). Example weights (annotator agreement) are applied by weighted
@@ -44,17 +46,80 @@ def _weighted(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
     return [r for r in rows if rng.random() < float(r.get("weight", 1.0))]
 
 
-def _sft_rows(curated: Curated, seed: int) -> list[dict[str, Any]]:
+def _sft_rows(curated: Curated, seed: int, sample: bool) -> list[dict[str, Any]]:
     out = []
-    for ex in _weighted(curated.sft, seed):
+    for ex in (_weighted(curated.sft, seed) if sample else curated.sft):
         msgs = ex["messages"]
-        out.append({"prompt": msgs[:-1], "completion": [msgs[-1]]})
+        out.append({"prompt": msgs[:-1], "completion": [msgs[-1]], "weight": float(ex.get("weight", 1.0))})
     return out
 
 
-def _dpo_rows(curated: Curated, seed: int) -> list[dict[str, Any]]:
+def _dpo_rows(curated: Curated, seed: int, sample: bool) -> list[dict[str, Any]]:
     return [{"prompt": p["prompt"], "chosen": [{"role": "assistant", "content": p["chosen"]}],
-             "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in _weighted(curated.dpo, seed)]
+             "rejected": [{"role": "assistant", "content": p["rejected"]}], "weight": float(p.get("weight", 1.0))}
+            for p in (_weighted(curated.dpo, seed) if sample else curated.dpo)]
+
+
+class _Bar:
+    """A rich progress bar for the torch backend (the TRL backend's lives in ``_Watch``)."""
+
+    def __init__(self, label: str, total: int, show: bool) -> None:
+        self.bar = None
+        if show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn())
+            self.task = self.bar.add_task(label, total=total, loss="-")
+            self.bar.start()
+
+    def tick(self, step: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, loss=f"{loss:.3f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run_stage_torch(kind: str, model: Any, tok: Any, rows: list[dict[str, Any]], spec: TrainSpec,
+                     progress: bool) -> tuple[Any, dict[str, Any]]:
+    from . import _torch_train
+
+    steps = spec.steps if kind == "sft" else (spec.dpo_steps or spec.steps)
+    lr = spec.lr if kind == "sft" else (spec.dpo_lr or spec.lr)
+    if spec.adapter == "lora":
+        from peft import get_peft_model
+
+        model = get_peft_model(model, _lora(spec))
+    bar = _Bar(f"cycle: {kind}", steps, progress)
+    t0 = time.perf_counter()
+    try:
+        if kind == "sft":
+            losses = _torch_train.sft(model, tok, rows, steps=steps, lr=lr, batch_size=spec.batch_size,
+                                      max_len=spec.max_len, seed=spec.seed, tick=bar.tick)
+        else:
+            losses = _torch_train.dpo(model, tok, rows, steps=steps, lr=lr, beta=spec.beta, batch_size=spec.batch_size,
+                                      max_len=spec.max_len, seed=spec.seed, tick=bar.tick)
+    finally:
+        bar.close()
+    bad = next((f"loss became {x} at step {i + 1}" for i, x in enumerate(losses) if not math.isfinite(x)), None)
+    return _finish_stage(kind, model, losses, bad, spec, steps, lr, len(rows), time.perf_counter() - t0)
+
+
+def _finish_stage(kind: str, model: Any, losses: list[float], bad: str | None, spec: TrainSpec, steps: int,
+                  lr: float, n_rows: int, seconds: float) -> tuple[Any, dict[str, Any]]:
+    if bad:
+        raise TrainingFailed(f"{kind}: {bad}; the previous checkpoint is kept")
+    tail = losses[-5:]
+    final = sum(tail) / len(tail) if tail else float("nan")
+    if not math.isfinite(final) or final > spec.max_loss:
+        raise TrainingFailed(f"{kind}: training diverged (final loss {final:.3g} > max_loss {spec.max_loss}); "
+                             "the previous checkpoint is kept — lower train.lr")
+    if spec.adapter == "lora" and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    return model, {"steps": steps, "lr": lr, "rows": n_rows, "first_loss": losses[0] if losses else None,
+                   "final_loss": final, "seconds": round(seconds, 2)}
 
 
 class _Watch:
@@ -133,23 +198,16 @@ def _run_stage(kind: str, model: Any, tok: Any, rows: list[dict[str, Any]], spec
         trainer_cls = DPOTrainer
     watch = _Watch(f"cycle: {kind}", steps, progress)
     peft_config = _lora(spec) if spec.adapter == "lora" else None
-    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+    plain = [{k: v for k, v in r.items() if k != "weight"} for r in rows]  # weights were applied by sampling
+    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(plain), processing_class=tok,
                           callbacks=[watch], peft_config=peft_config)
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our progress bar shows the loss; no dict per step on stdout
     t0 = time.perf_counter()
     trainer.train()
-    seconds = time.perf_counter() - t0
-    if watch.bad:
-        raise TrainingFailed(f"{kind}: {watch.bad}; the previous checkpoint is kept")
-    tail = watch.losses[-5:]
-    final = sum(tail) / len(tail) if tail else float("nan")
-    if not math.isfinite(final) or final > spec.max_loss:
-        raise TrainingFailed(f"{kind}: training diverged (final loss {final:.3g} > max_loss {spec.max_loss}); "
-                             "the previous checkpoint is kept — lower train.lr")
-    trained = trainer.model
-    if peft_config is not None:
-        trained = trained.merge_and_unload()
-    return trained, {"steps": steps, "lr": lr, "rows": len(rows), "first_loss": watch.losses[0] if watch.losses else None,
-                     "final_loss": final, "seconds": round(seconds, 2)}
+    return _finish_stage(kind, trainer.model, watch.losses, watch.bad, spec, steps, lr, len(rows),
+                         time.perf_counter() - t0)
 
 
 def fix(checkpoint: str | Path, curated: Curated, spec: TrainSpec, out: str | Path, *,
@@ -171,15 +229,17 @@ def fix(checkpoint: str | Path, curated: Curated, spec: TrainSpec, out: str | Pa
         TrainingFailed: out of memory, NaN/infinite loss, divergence, or no data for the method.
     """
     import torch
-    import trl
+    import trl  # noqa: F401 - imported first so a broken TRL install fails here, not mid-round
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ..zoo.train import threads
 
     out = Path(out)
     stages = [s for s in ("sft", "dpo") if s in spec.method.split("+")]
-    sft_rows = _sft_rows(curated, spec.seed) if "sft" in stages else []
-    dpo_rows = _dpo_rows(curated, spec.seed + 1) if "dpo" in stages else []
+    # TRL takes no per-example weight: its backend samples by weight; the torch loop weighs the loss.
+    sample = spec.backend == "trl"
+    sft_rows = _sft_rows(curated, spec.seed, sample) if "sft" in stages else []
+    dpo_rows = _dpo_rows(curated, spec.seed + 1, sample) if "dpo" in stages else []
     if "sft" in stages and not sft_rows:
         raise TrainingFailed("sft: no training examples (nothing to fix); the previous checkpoint is kept")
     if stages == ["dpo"] and not dpo_rows:
@@ -194,15 +254,19 @@ def fix(checkpoint: str | Path, curated: Curated, spec: TrainSpec, out: str | Pa
     t0, c0 = time.perf_counter(), time.process_time()
     record: dict[str, Any] = {"parent": str(checkpoint), "data_version": data_version, "recipe": spec.method,
                               "stages_run": stages, "seed": spec.seed, "hyperparams": spec.model_dump(mode="json"),
-                              "backend": f"trl {trl.__version__}", "stages": {}}
+                              "backend": f"trl {trl.__version__}" if spec.backend == "trl" else "torch (cycle/_torch_train.py)",
+                              "stages": {}}
     try:
         tok = AutoTokenizer.from_pretrained(str(checkpoint))
         model = AutoModelForCausalLM.from_pretrained(str(checkpoint))
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         for stage in stages:
-            model, stats = _run_stage(stage, model, tok, sft_rows if stage == "sft" else dpo_rows, spec, scratch,
-                                      progress)
+            rows = sft_rows if stage == "sft" else dpo_rows
+            if spec.backend == "torch":
+                model, stats = _run_stage_torch(stage, model, tok, rows, spec, progress)
+            else:
+                model, stats = _run_stage(stage, model, tok, rows, spec, scratch, progress)
             record["stages"][stage] = stats
         record["train_seconds"] = round(time.perf_counter() - t0, 2)
         record["cpu_seconds"] = round(time.process_time() - c0, 2)
