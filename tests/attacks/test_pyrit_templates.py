@@ -192,3 +192,14 @@ async def test_execute_sends_the_rendered_peer_template_with_provenance():
     res = await a.execute(AttackContext(item=Item(prompt="Q?"), target=tgt, converters=[create("converter", "base64")]))
     assert "The visitor asks: UT8=" in tgt.calls[-1][-1].content
     assert res.metadata["template_licence"].startswith("MIT License") and res.metadata["ttps"] == ["AML.T0054"]
+
+
+def test_a_built_in_template_may_name_a_pairs_file_shipped_next_to_it():
+    # How a shipped demonstrations file (e.g. a larger inert set) plugs into a built-in template:
+    # shots.pairs names it relative to the template, inside the package.
+    from breakfix.attacks.template import inert_pairs
+
+    pairs = read_pairs("_inert_dialogues.yaml", relative_to="breakfix/attacks/templates/many-shot.yaml")
+    assert pairs == inert_pairs()
+    with pytest.raises(PairsError, match="not found"):
+        read_pairs("_nope.yaml", relative_to="breakfix/attacks/templates/many-shot.yaml")
