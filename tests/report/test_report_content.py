@@ -104,7 +104,8 @@ def test_report_tables_show_the_runs_numbers(store: Store, tmp_path: Path) -> No
     p = _parse(out)
     fam = {(r[0], r[1]): r for r in p.tables["family-table"][1:]}
     assert fam[("multi-turn", "crescendo")][7:] == ["12", "6.00"]
-    assert fam[("converter", "base64")][5] == "50.0%"
+    # 1 of 2 answered: Wilson 95 % interval 9.45-90.55 % (Newcombe 1998, method 3)
+    assert fam[("converter", "base64")][5] == "50.0% [9.5–90.5]"
     # 4 + 2 + 3 + 2 = 11 attempts, 1 failed; successes: direct 1 + roleplay 2 + base64 1 + crescendo 1
     # = 5 of 10 answered
     assert re.search(r'id="sum-attempts">11<', html)
@@ -112,7 +113,9 @@ def test_report_tables_show_the_runs_numbers(store: Store, tmp_path: Path) -> No
     assert re.search(r'id="sum-errors">1<', html)
     # attempts were stamped T0 .. T0+31 s (earlier than the run record): the span of the attempts
     assert re.search(r'id="sum-duration">31\.00 s<', html)
-    assert p.tables["target-table"][1] == ["safe-model", "11", "1", "50.0%", "50.0%", "1.50 s"]  # 16.5 s / 11
+    # 5 of 10: Wilson 23.66-76.34 %; no benign items, so no over-refusal; 16.5 s / 11 attempts
+    assert p.tables["target-table"][1] == ["safe-model", "11", "1", "50.0% [23.7–76.3]", "50.0% [23.7–76.3]", "–",
+                                           "1.50 s"]
     slow = p.tables["slowest-table"]
     assert slow[1][0] == "b64-2" and slow[2][0] == "cresc-1"  # 9.5 s, then 3.0 s
     assert p.tables["failed-table"][1][0] == "b64-2"

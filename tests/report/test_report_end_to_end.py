@@ -68,8 +68,9 @@ def test_run_then_report_then_browser(tmp_path: Path, open_report: Any) -> None:
     fam = page.eval_on_selector_all("#family-table tbody tr",
                                     "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))")
     by = {(row[0], row[1]): row for row in fam}
-    assert by[("direct", "direct")][5] == "0.0%"  # plain requests are refused
-    assert by[("converter", "base64")][5] == "100.0%"  # the planted weakness
+    # plain requests are refused, base64 is the planted weakness: 0 and 2 of 2, with Wilson intervals
+    assert by[("direct", "direct")][5] == "0.0% [0.0–65.8]"
+    assert by[("converter", "base64")][5] == "100.0% [34.2–100.0]"
     assert ("multi-turn", "crescendo") in by
     # open every base64 attempt (their responses carry the payload)
     page.select_option("#f-conv", label="base64")

@@ -58,10 +58,6 @@ def _safe(value: Any) -> Text:
     return Text(terminal_safe(value, newlines=False))
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
 def _store_url(cli_value: Optional[str], default: str = DEFAULT_STORE) -> str:
     import os
 
@@ -149,7 +145,11 @@ def register(app: typer.Typer) -> None:
         run: str = typer.Argument(..., help="Run id, id prefix, name or 'latest'."),
         store: Optional[str] = typer.Option(None, "--store", "--db", help=STORE_HELP),
     ) -> None:
-        """Summary of a run and its success/refusal rates by attack × converter."""
+        """Summary of a run: attack success, refusal and over-refusal (benign items) with 95 % intervals,
+        by attack × converter and language; loud warnings when a scorer could not judge."""
+        from ..report._format import rate_ci
+        from ..run.health import scorer_warnings
+
         st = open_store(_store_url(store))
         try:
             info = resolve(st, run)
@@ -157,22 +157,32 @@ def register(app: typer.Typer) -> None:
             by_ac = st.rates(info.id, by=["attack", "converters"])
             by_lang = st.rates(info.id, by=["language"])
             errors = st.error_counts(info.id, limit=5)
+            warnings = scorer_warnings(st.scorer_health(info.id))
         finally:
             st.close()
         con = out_console()
+        for w in warnings:  # before the numbers they invalidate, and impossible to miss
+            con.print(Text.assemble(("WARNING: ", "bold red"), (terminal_safe(w, newlines=False), "bold")))
         head = Table(title=_safe(f"run {info.id} ({info.name})"), show_header=False)
         head.add_column("field", style="bold")
         head.add_column("value")
         planned = "-" if info.planned is None else str(info.planned)
-        for k, v in (("status", info.status), ("attempts", f"{summary['attempts']} / {planned} planned"),
-                     ("items", str(summary["items"])), ("failed requests", str(summary["errors"])),
-                     ("retries", str(summary["retries"])),
-                     ("success rate", _pct(summary["success_rate"])),
-                     ("refusal rate", _pct(summary["refusal_rate"])),
-                     ("mean latency", "-" if summary["mean_latency_s"] is None
-                      else f"{summary['mean_latency_s'] * 1000:.0f} ms")):
+        s = summary
+        rows = [("status", info.status), ("attempts", f"{s['attempts']} / {planned} planned"),
+                ("items", str(s["items"])), ("failed requests", str(s["errors"])), ("retries", str(s["retries"])),
+                ("attack success", f"{rate_ci(s['success_rate'], s['success_ci'])} of {s['attack_ok']} answered "
+                                   "attack attempts" + (" (scorer unreliable, see WARNING)" if warnings else "")),
+                ("refusal", rate_ci(s["refusal_rate"], s["refusal_ci"]))]
+        if s["benign"]:
+            rows.append(("over-refusal (benign)", f"{rate_ci(s['over_refusal_rate'], s['over_refusal_ci'])} of "
+                                                  f"{s['benign_ok']} answered benign items"))
+        rows.append(("mean latency", "-" if s["mean_latency_s"] is None else f"{s['mean_latency_s'] * 1000:.0f} ms"))
+        for k, v in rows:
             head.add_row(k, Text(v))
         con.print(head)
+        if summary["ok"]:
+            con.print(Text("rates are shares of answered requests, with Wilson 95 % intervals in brackets; "
+                           "benign items count only as over-refusal", style="dim"))
         con.print(_rates_table("by attack × converter", by_ac, ["attack", "converters"]))
         if len(by_lang) > 1:
             con.print(_rates_table("by language", by_lang, ["language"]))
@@ -256,17 +266,24 @@ async def _check_targets(cfg: Any, prompt: str) -> list[tuple[Any, Any]]:
 
 
 def _rates_table(title: str, rows: list[dict[str, Any]], keys: list[str]) -> Table:
+    from ..report._format import rate_ci
+
+    benign = any(r["benign"] for r in rows)
     t = Table(title=title)
     for k in keys:
         t.add_column(k, no_wrap=True)
-    for col in ("n", "failed", "success", "refusal", "latency"):
+    for col in ("n", "failed", "success [95% CI]", "refusal [95% CI]", *(["over-refusal [95% CI]"] if benign else []),
+                "latency"):
         t.add_column(col, justify="right")
     for r in rows:
         cells: list[Any] = [_safe(str(r[k]) if r[k] != "" else "(none)") for k in keys]
         rate = r["success_rate"]
         cells += [str(r["n"]), str(r["errors"]),
-                  Text(_pct(rate), style="bold red" if rate else ""), _pct(r["refusal_rate"]),
-                  "-" if r["mean_latency_s"] is None else f"{r['mean_latency_s'] * 1000:.0f} ms"]
+                  Text(rate_ci(rate, r["success_ci"]), style="bold red" if rate else ""),
+                  rate_ci(r["refusal_rate"], r["refusal_ci"])]
+        if benign:
+            cells.append(rate_ci(r["over_refusal_rate"], r["over_refusal_ci"]))
+        cells.append("-" if r["mean_latency_s"] is None else f"{r['mean_latency_s'] * 1000:.0f} ms")
         t.add_row(*cells)
     return t
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import re
 from typing import Any, Callable, Sequence
 
 from ..core.text import terminal_safe
@@ -116,24 +117,89 @@ def _cmap() -> Any:
 
 @plain_text
 def bars(rows: Sequence[dict[str, Any]], key: str, title: str) -> str | None:
-    """Success and refusal rate per group (``Store.rates(run, by=[key])``) as horizontal bars."""
+    """Attack success and refusal rate per group (``Store.rates(run, by=[key])``) as horizontal bars
+    with Wilson 95 % whiskers; a third bar shows over-refusal when the groups hold benign items."""
     rows = [r for r in rows if r["ok"]]
     if not rows:
         return None
     rows = sorted(rows, key=lambda r: -r["n"])[:MAX_BARS]
     rows.sort(key=lambda r: r[key] or "")
+    series = [("success", "attack success", "#c0392b"), ("refusal", "refusal", "#2e86c1")]
+    if any(r.get("benign_ok") for r in rows):
+        series.append(("over_refusal", "over-refusal (benign)", "#7d3c98"))
     labels = [f"{_short(r[key] or '(none)', 30)} (n={r['ok']})" for r in rows]
-    succ = [r["success_rate"] or 0.0 for r in rows]
-    refu = [r["refusal_rate"] or 0.0 for r in rows]
-    fig, ax = _figure(6.5, max(1.8, 0.34 * len(rows) + 1.0))
-    y = list(range(len(rows)))
-    h = 0.4
-    ax.barh([v - h / 2 for v in y], succ, height=h, color="#c0392b", label="success")
-    ax.barh([v + h / 2 for v in y], refu, height=h, color="#2e86c1", label="refusal")
-    ax.set_yticks(y, labels)
+    fig, ax = _figure(6.5, max(1.8, (0.17 * len(series) + 0.02) * len(rows) + 1.0))
+    h = 0.8 / len(series)
+    for j, (name, label, colour) in enumerate(series):
+        ys = [i - 0.4 + h * (j + 0.5) for i in range(len(rows))]
+        vals = [r.get(f"{name}_rate") or 0.0 for r in rows]
+        cis = [r.get(f"{name}_ci") or (v, v) for r, v in zip(rows, vals)]
+        err = [[max(0.0, v - lo) for v, (lo, _) in zip(vals, cis)], [max(0.0, hi - v) for v, (_, hi) in zip(vals, cis)]]
+        ax.barh(ys, vals, height=h, color=colour, label=label, xerr=err, error_kw={"elinewidth": 0.8, "capsize": 2})
+    ax.set_yticks(list(range(len(rows))), labels)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of answered requests")
+    ax.set_xlabel("share of answered requests (whiskers: Wilson 95 % interval)")
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
+    return _data_uri(fig)
+
+
+# -- many-shot sweep (issue 20) -------------------------------------------------------------------
+_SHOTS = re.compile(r"many-shot[\w-]*\((\d+)\)")
+
+
+def fit_power_law(shots: Sequence[int], rates: Sequence[float]) -> tuple[float, float] | None:
+    """Least-squares fit of ``rate = a * shots ** b`` in log-log space (Anil et al. 2024 report
+    many-shot effectiveness as a power law in the number of shots). Points with rate 0 carry no
+    log and are left out; None when fewer than two points remain. Returns ``(a, b)``."""
+    import math
+
+    pts = [(math.log(n), math.log(r)) for n, r in zip(shots, rates) if n > 0 and r > 0]
+    if len({x for x, _ in pts}) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    b = sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+    return math.exp(my - b * mx), b
+
+
+def shot_sweep_points(rows: Sequence[dict[str, Any]]) -> list[tuple[int, int, int]]:
+    """``(shots, successes, answered)`` per shot count, from attack labels like ``template:many-shot(64)``."""
+    agg: dict[int, list[int]] = {}
+    for r in rows:
+        m = _SHOTS.search(str(r.get("attack") or ""))
+        if m and r.get("ok"):
+            a = agg.setdefault(int(m.group(1)), [0, 0])
+            a[0] += int(r.get("successes") or 0)
+            a[1] += int(r["ok"])
+    return [(n, k, ok) for n, (k, ok) in sorted(agg.items())]
+
+
+@plain_text
+def shot_sweep(rows: Sequence[dict[str, Any]]) -> str | None:
+    """Attack success against the number of many-shot demonstrations, with Wilson 95 % intervals and
+    the fitted power law; drawn only when a run sweeps at least three shot counts."""
+    from ..bench.metrics import wilson
+
+    pts = shot_sweep_points(rows)
+    if len(pts) < 3:
+        return None
+    ns = [n for n, _, _ in pts]
+    rates = [wilson(k, ok) for _, k, ok in pts]
+    fig, ax = _figure(6.0, 3.4)
+    ax.errorbar(ns, [r.value for r in rates], yerr=[[r.value - r.lo for r in rates], [r.hi - r.value for r in rates]],
+                fmt="o", color="#c0392b", capsize=3, label="success rate (95 % Wilson)")
+    fit = fit_power_law(ns, [r.value for r in rates])
+    if fit is not None:
+        a, b = fit
+        xs = [ns[0] * (ns[-1] / ns[0]) ** (i / 50) for i in range(51)]
+        ax.plot(xs, [min(1.0, a * x ** b) for x in xs], color="#555555", linestyle="--",
+                label=f"power law fit: {a:.3g} * shots ^ {b:.2f}")
+    ax.set_xscale("log", base=2)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("demonstrations in the prompt (shots)")
+    ax.set_ylabel("attack success rate")
+    ax.set_title("Many-shot: success against shot count")
+    ax.legend(loc="upper left", fontsize=8)
     return _data_uri(fig)

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import case, func, select
 
-from ..store import Store
+from ..store import Store, outcome_rates
 from ..store import _schema as S
 
 # Attack names that are multi-turn even when an attempt stopped after one turn (success at turn 1).
@@ -24,21 +24,21 @@ FamilyKind = str  # "direct" | "template" | "converter" | "multi-turn"
 def attack_converter_stats(store: Store, run_id: str) -> list[dict[str, Any]]:
     """Per (attack, converter chain): attempts, errors, successes, refusals, target calls (sum) and the
     longest conversation (``max_turns``), the raw material of the attack-family table."""
+    from ..store._store import attempts_with_kind, outcome_columns
+
     a = S.attempts
-    q = (select(a.c.attack, a.c.converters,
-                func.count().label("n"),
-                func.sum(case((a.c.status == "error", 1), else_=0)).label("errors"),
-                func.sum(case((a.c.success, 1), else_=0)).label("successes"),
-                func.sum(case((a.c.refused, 1), else_=0)).label("refusals"),
+    q = (select(a.c.attack, a.c.converters, *outcome_columns(),
                 func.sum(a.c.target_calls).label("target_calls"),
                 func.max(a.c.n_turns).label("max_turns"))
+         .select_from(attempts_with_kind())
          .where(a.c.run_id == run_id).group_by(a.c.attack, a.c.converters)
          .order_by(a.c.attack, a.c.converters))
     with store.engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(q).mappings()]
     for r in rows:
-        for k in ("n", "errors", "successes", "refusals", "target_calls", "max_turns"):
+        for k in ("target_calls", "max_turns"):
             r[k] = int(r[k] or 0)
+        outcome_rates(r)
     return rows
 
 
@@ -76,28 +76,28 @@ def family_of(attack: str, converters: str, max_turns: int) -> tuple[FamilyKind,
     return "template", attack
 
 
+_COUNTS = ("n", "errors", "benign", "benign_errors", "successes", "refusals", "benign_refusals", "target_calls")
+
 _KIND_ORDER = {"direct": 0, "template": 1, "converter": 2, "multi-turn": 3, "application": 4}
 
 
 def family_table(store: Store, run_id: str) -> list[dict[str, Any]]:
     """Success rate and target calls per attack family (see :func:`family_of`).
 
-    Returns rows with ``kind``, ``name``, ``n``, ``ok`` (attempts whose request did not fail),
-    ``successes``, ``success_rate`` (over ``ok``), ``target_calls`` and ``mean_calls`` (per attempt),
+    Returns rows with ``kind``, ``name``, ``n``, ``ok`` (attempts whose request did not fail), the
+    counts and rates of :func:`breakfix.store.outcome_rates` (success over answered attack items,
+    over-refusal over answered benign items, Wilson intervals), ``target_calls`` and ``mean_calls``,
     sorted direct → templates → converters → multi-turn → application.
     """
     fams: dict[tuple[str, str], dict[str, Any]] = {}
     for r in attack_converter_stats(store, run_id):
         kind, name = family_of(r["attack"], r["converters"], r["max_turns"])
-        f = fams.setdefault((kind, name), {"kind": kind, "name": name, "n": 0, "errors": 0, "successes": 0,
-                                           "refusals": 0, "target_calls": 0})
-        for k in ("n", "errors", "successes", "refusals", "target_calls"):
+        f = fams.setdefault((kind, name), {"kind": kind, "name": name, **{k: 0 for k in _COUNTS}})
+        for k in _COUNTS:
             f[k] += r[k]
     out = []
     for f in fams.values():
-        f["ok"] = f["n"] - f["errors"]
-        f["success_rate"] = f["successes"] / f["ok"] if f["ok"] else None
-        f["refusal_rate"] = f["refusals"] / f["ok"] if f["ok"] else None
+        outcome_rates(f)
         f["mean_calls"] = f["target_calls"] / f["n"] if f["n"] else None
         out.append(f)
     out.sort(key=lambda f: (_KIND_ORDER.get(f["kind"], 9), f["name"]))

@@ -20,7 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from ..store import Store
+from ..run.health import scorer_warnings
 from . import _plots, _queries
+from ._format import rate_ci
 from ._payload import Payload, build_payload, packed, script_json
 
 # Above this many attempts the data blocks are gzip+base64 (DecompressionStream in the page):
@@ -48,6 +50,7 @@ def _env() -> Environment:
     env.filters["pct"] = _pct
     env.filters["num"] = _num
     env.filters["secs"] = _secs
+    env.filters["ci"] = lambda row, name: rate_ci(row[f"{name}_rate"], row[f"{name}_ci"])
     return env
 
 
@@ -100,10 +103,15 @@ def gather(store: Store, run_id: str) -> dict[str, Any]:
         "slowest": _queries.slowest(store, run_id), "failed": _queries.failed(store, run_id),
         "error_counts": store.error_counts(run_id),
         "score_counts": store.score_counts(run_id),
+        # A scorer that could not judge most answers makes the rates it feeds meaningless: the page
+        # says so at the top instead of showing "success 0.0 %".
+        "scorer_warnings": scorer_warnings(store.scorer_health(run_id)),
+        "kind_rates": store.rates(run_id, by=["kind"]),
         "findings": store.list_findings(run_id),
         "plots": {"heat": _plots.heatmap(ac),
                   "category": _plots.bars(cats, "category", "By category"),
-                  "language": _plots.bars(langs, "language", "By language")},
+                  "language": _plots.bars(langs, "language", "By language"),
+                  "shots": _plots.shot_sweep(ac)},
     }
 
 

@@ -46,4 +46,32 @@ def request_health(store: Store, run_id: str, max_error_rate: float) -> str | No
     return error_rate_problem(info.attempts, info.errors, max_error_rate, top)
 
 
-__all__ = ["error_rate_problem", "request_health"]
+
+
+# A scorer that could not judge more than this share of the answered attempts makes every rate it
+# feeds meaningless: "success 0.0 %" would only mean "the judge never answered".
+SCORER_FAILURE_SHARE = 0.5
+
+
+def scorer_warnings(health: Sequence[dict[str, Any]], threshold: float = SCORER_FAILURE_SHARE) -> list[str]:
+    """One loud line per scorer that failed on more than ``threshold`` of the answered attempts.
+
+    Args:
+        health: ``Store.scorer_health(run_id)`` rows (``scorer``, ``n``, ``errors``, ``top_error``).
+        threshold: the share of failed judgements above which a scorer's verdicts are not trusted.
+
+    Returns:
+        The warnings (empty when every scorer judged most attempts).
+    """
+    out = []
+    for h in health:
+        n, errors = int(h.get("n") or 0), int(h.get("errors") or 0)
+        if n and errors / n > threshold:
+            why = str(h.get("top_error") or "").strip()
+            why = f"; most frequent reason: {why[:160]}{'…' if len(why) > 160 else ''}" if why else ""
+            out.append(f"scorer {h['scorer']!r} could not judge {errors} of {n} answered attempts "
+                       f"({100 * errors / n:.0f} %): the rates it feeds are not measurements{why}")
+    return out
+
+
+__all__ = ["error_rate_problem", "request_health", "scorer_warnings", "SCORER_FAILURE_SHARE"]

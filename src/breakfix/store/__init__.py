@@ -4,7 +4,8 @@ Public names: :class:`Store` (``Store(url)``, SQLite by default), :class:`RunInf
 :class:`StoreWriteError` and :class:`StoreNotFoundError`.
 """
 
-from ._store import DEFAULT_URL, RunInfo, Store, StoreNotFoundError, StoreWriteError, converter_key, sqlite_path
+from ._store import (DEFAULT_URL, RunInfo, Store, StoreNotFoundError, StoreWriteError, converter_key, outcome_rates,
+                     sqlite_path)
 
 __all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError",
-           "sqlite_path"]
+           "sqlite_path", "outcome_rates"]

@@ -222,8 +222,9 @@ class Store:
         counts = (select(a.c.run_id,
                          func.count().label("n"),
                          func.sum(case((a.c.status == "error", 1), else_=0)).label("errors"),
-                         func.sum(case((a.c.success, 1), else_=0)).label("successes"))
-                  .group_by(a.c.run_id))
+                         # attack successes: a benign item answered is no successful attack
+                         func.sum(case((~_BENIGN & a.c.success, 1), else_=0)).label("successes"))
+                  .select_from(attempts_with_kind()).group_by(a.c.run_id))
         if run_id is not None:
             counts = counts.where(a.c.run_id == run_id)
         counts = counts.subquery()
@@ -473,13 +474,14 @@ class Store:
 
     # -- aggregations (SQL GROUP BY; the report never loads all attempts to count them) ---------------
     def summary(self, run_id: str) -> dict[str, Any]:
-        """Counts, rates, latency and token totals of a run."""
+        """Counts, rates (with Wilson 95 % intervals), latency and token totals of a run.
+
+        Attack success and refusal are measured on the attack items (every kind but ``benign``);
+        benign items measure over-refusal, as ``over_refusal_rate`` (see :func:`outcome_rates`).
+        """
         a = S.attempts
         q = select(
-            func.count().label("attempts"),
-            func.sum(case((a.c.status == "error", 1), else_=0)).label("errors"),
-            func.sum(case((a.c.success, 1), else_=0)).label("successes"),
-            func.sum(case((a.c.refused, 1), else_=0)).label("refusals"),
+            *outcome_columns(),
             func.avg(a.c.latency_s).label("mean_latency_s"),
             func.max(a.c.latency_s).label("max_latency_s"),
             func.sum(a.c.retries).label("retries"),
@@ -489,43 +491,56 @@ class Store:
             func.count(func.distinct(a.c.item_id)).label("items"),
             func.min(a.c.created_at).label("first_at"),
             func.max(a.c.created_at).label("last_at"),
-        ).where(a.c.run_id == run_id)
+        ).select_from(attempts_with_kind()).where(a.c.run_id == run_id)
         with self.engine.connect() as conn:
             r = dict(conn.execute(q).mappings().one())
-        for k in ("attempts", "errors", "successes", "refusals", "retries", "target_calls", "items"):
+        for k in ("retries", "target_calls", "items"):
             r[k] = int(r[k] or 0)
-        ok = r["attempts"] - r["errors"]
-        r["success_rate"] = r["successes"] / ok if ok else None
-        r["refusal_rate"] = r["refusals"] / ok if ok else None
+        outcome_rates(r)
+        r["attempts"] = r["n"]
         r["first_at"], r["last_at"] = _utc(r["first_at"]), _utc(r["last_at"])
         return r
 
     def rates(self, run_id: str, by: Sequence[str]) -> list[dict[str, Any]]:
-        """Attempts, successes, refusals and errors grouped by columns among attack, converters,
-        target, category, language, status, item_id. Success and refusal rates exclude failed
-        requests (a request that failed says nothing about the model)."""
-        allowed = {"attack", "converters", "target", "category", "language", "status", "item_id"}
+        """Attempts, errors, successes and refusals grouped by columns among attack, converters,
+        target, category, language, status, item_id and kind (the item's), with the rates of
+        :func:`outcome_rates` and their Wilson 95 % intervals. Rates exclude failed requests (a
+        request that failed says nothing about the model)."""
+        allowed = {"attack", "converters", "target", "category", "language", "status", "item_id", "kind"}
         bad = [b for b in by if b not in allowed]
         if bad:
             raise ValueError(f"cannot group by {bad}; allowed: {', '.join(sorted(allowed))}")
         a = S.attempts
-        keys = [func.coalesce(a.c[b], "") .label(b) if b in ("category", "language") else a.c[b] for b in by]
-        q = (select(*keys,
-                    func.count().label("n"),
-                    func.sum(case((a.c.status == "error", 1), else_=0)).label("errors"),
-                    func.sum(case((a.c.success, 1), else_=0)).label("successes"),
-                    func.sum(case((a.c.refused, 1), else_=0)).label("refusals"),
-                    func.avg(a.c.latency_s).label("mean_latency_s"))
-             .where(a.c.run_id == run_id).group_by(*keys).order_by(*keys))
+        keys = [_KIND.label("kind") if b == "kind" else
+                func.coalesce(a.c[b], "").label(b) if b in ("category", "language") else a.c[b] for b in by]
+        q = (select(*keys, *outcome_columns(), func.avg(a.c.latency_s).label("mean_latency_s"))
+             .select_from(attempts_with_kind()).where(a.c.run_id == run_id).group_by(*keys).order_by(*keys))
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(q).mappings()]
-        for r in rows:
-            for k in ("n", "errors", "successes", "refusals"):
-                r[k] = int(r[k] or 0)
-            ok = r["n"] - r["errors"]
-            r["ok"] = ok
-            r["success_rate"] = r["successes"] / ok if ok else None
-            r["refusal_rate"] = r["refusals"] / ok if ok else None
+        return [outcome_rates(r) for r in rows]
+
+    def scorer_health(self, run_id: str) -> list[dict[str, Any]]:
+        """Per scorer: how many answered attempts it judged and on how many it could not (label
+        ``error``: an unparseable judge answer, a judge request that failed), with the most frequent
+        reason. Failed requests are left out: no scorer can judge an answer that never came."""
+        s, a = S.scores, S.attempts
+        base = (select(s.c.scorer, s.c.label, s.c.rationale)
+                .select_from(s.join(a, a.c.id == s.c.attempt_id))
+                .where(s.c.run_id == run_id, a.c.status == "ok"))
+        sub = base.subquery()
+        q = (select(sub.c.scorer, func.count().label("n"),
+                    func.sum(case((sub.c.label == "error", 1), else_=0)).label("errors"))
+             .group_by(sub.c.scorer).order_by(sub.c.scorer))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+            for r in rows:
+                r["n"], r["errors"] = int(r["n"] or 0), int(r["errors"] or 0)
+                r["error_share"] = r["errors"] / r["n"] if r["n"] else None
+                r["top_error"] = None
+                if r["errors"]:
+                    r["top_error"] = conn.execute(
+                        select(sub.c.rationale).where(sub.c.scorer == r["scorer"], sub.c.label == "error")
+                        .group_by(sub.c.rationale).order_by(func.count().desc()).limit(1)).scalar()
         return rows
 
     def error_counts(self, run_id: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -583,6 +598,63 @@ class Store:
                                .values(status=status, note=note, updated_at=_now()))
             if res.rowcount == 0:
                 raise KeyError(f"no finding with id {finding_id!r}")
+
+
+# -- outcome aggregates (one definition for summary, rates and the report's tables) --------------------
+# An attempt's item kind, from the items table; an attempt without an item row (an interactive
+# session, an import) counts as an attack attempt.
+_KIND = func.coalesce(S.items.c.kind, "harmful")
+_BENIGN = _KIND == "benign"
+
+
+def attempts_with_kind() -> Any:
+    """``attempts LEFT JOIN items`` on (run, item): the FROM clause that knows each attempt's kind."""
+    a, i = S.attempts, S.items
+    return a.outerjoin(i, (i.c.run_id == a.c.run_id) & (i.c.id == a.c.item_id))
+
+
+def outcome_columns() -> list[Any]:
+    """Aggregate columns split by item kind: attack items (every kind but benign) give attack
+    success and refusal, benign items give over-refusal; a benign "success" is no attack success."""
+    a = S.attempts
+    err = a.c.status == "error"
+    return [
+        func.count().label("n"),
+        func.sum(case((err, 1), else_=0)).label("errors"),
+        func.sum(case((_BENIGN, 1), else_=0)).label("benign"),
+        func.sum(case((_BENIGN & err, 1), else_=0)).label("benign_errors"),
+        func.sum(case((~_BENIGN & a.c.success, 1), else_=0)).label("successes"),
+        func.sum(case((~_BENIGN & a.c.refused, 1), else_=0)).label("refusals"),
+        func.sum(case((_BENIGN & a.c.refused & ~err, 1), else_=0)).label("benign_refusals"),
+    ]
+
+
+def outcome_rates(r: dict[str, Any]) -> dict[str, Any]:
+    """Complete a row of :func:`outcome_columns` counts with its rates and Wilson 95 % intervals.
+
+    * ``success_rate`` = successes / answered attack attempts (``attack_ok``);
+    * ``refusal_rate`` = refusals / ``attack_ok``;
+    * ``over_refusal_rate`` = refusals of benign items / answered benign attempts (``benign_ok``);
+    * ``*_ci`` = ``(lo, hi)`` Wilson score interval (``None`` with the rate when nothing was answered).
+
+    ``ok`` stays the number of answered attempts of every kind. Pure: the row is changed in place
+    and returned.
+    """
+    from ..bench.metrics import wilson
+
+    for k in ("n", "errors", "benign", "benign_errors", "successes", "refusals", "benign_refusals"):
+        r[k] = int(r.get(k) or 0)
+    r["ok"] = r["n"] - r["errors"]
+    r["benign_ok"] = r["benign"] - r["benign_errors"]
+    r["attack_ok"] = r["ok"] - r["benign_ok"]
+    for name, k, n in (("success", r["successes"], r["attack_ok"]), ("refusal", r["refusals"], r["attack_ok"]),
+                       ("over_refusal", r["benign_refusals"], r["benign_ok"])):
+        if n:
+            w = wilson(k, n)
+            r[f"{name}_rate"], r[f"{name}_ci"] = k / n, (w.lo, w.hi)
+        else:
+            r[f"{name}_rate"], r[f"{name}_ci"] = None, None
+    return r
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -776,4 +848,5 @@ def _finding(r: Any) -> Finding:
     return Finding(**d)
 
 
-__all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError"]
+__all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError",
+           "outcome_rates"]
