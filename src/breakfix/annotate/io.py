@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.errors import BreakfixError
+
 SYNONYMS = {
     "unit": ("unit", "item", "item_id", "unit_id", "subject", "target"),
     "rater": ("rater", "annotator", "coder", "judge", "observer", "rater_id", "annotator_id"),
@@ -38,7 +40,7 @@ DEFAULT_CATEGORY = "all"
 SINGLETON_SHARE = 0.2  # a rater with < 20 % of the median rater's ratings looks like a typo
 
 
-class RatingsFileError(ValueError):
+class RatingsFileError(BreakfixError, ValueError):
     """A ratings file that cannot be read as reliability data (one-line message naming the file)."""
 
 
@@ -158,7 +160,7 @@ def read_ratings(path: str | Path) -> Ratings:
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such file")
+        raise RatingsFileError(f"{p}: no such file")
     df = _rename(_read_table(p))
     if df.empty:
         raise RatingsFileError(f"{p}: no ratings in the file")

@@ -25,10 +25,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..core.errors import BreakfixError
+
 GROUP_COLUMNS = ("group", "prompt")
 
 
-class LabelsError(ValueError):
+class LabelsError(BreakfixError, ValueError):
     """Labels that cannot be built from the given ratings (one-line message)."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..core.errors import BreakfixError
 
-class ScanError(ValueError):
+
+class ScanError(BreakfixError, ValueError):
     """A model path, model kind or budget the scanner cannot work with (message is one line)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Optional
@@ -54,37 +53,26 @@ def stats_cmd(file: Path = typer.Argument(..., help="Ratings: long (unit,rater,v
     from rich.progress import Progress
     from rich.table import Table
 
-    from ..annotate.io import rating_matrix, require_numeric
-    from ..annotate.stats import summarise
+    from ..annotate.file_stats import factor_stats, read_for_stats
 
     _check_level(level)
-    r = _read(file, factor)
-    if level is not None:
-        require_numeric(r, level)
+    r = read_for_stats(file, factor, level)
+    for w in r.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)
     console = Console()
     records = []
-    for f in r.factors:
-        sub = r.df[r.df["factor"] == f]
-        m = rating_matrix(sub)
-        raters = [str(c) for c in m.columns]
-        numeric = r.numeric
-        data = m.to_numpy(dtype=float if numeric else object).T
-        if not numeric:
-            from ..annotate.stats._checks import as_float_matrix
-            data = as_float_matrix(data, level="nominal")
-        table = Table(title=f"{file.name} — factor {f!r}: {m.shape[0]} units, {len(raters)} raters, "
-                            f"{int(m.notna().sum().sum())} ratings", title_justify="left")
+    with Progress(transient=True, console=err_console) as progress:
+        task = progress.add_task("bootstrapping", total=None)
+        results = list(factor_stats(r, level=level, n_boot=n_boot, seed=seed,
+                                    on_row=lambda: progress.advance(task)))
+    for fs in results:
+        table = Table(title=f"{file.name} — factor {fs.factor!r}: {fs.units} units, {len(fs.raters)} raters, "
+                            f"{fs.ratings} ratings", title_justify="left")
         for col, kw in (("statistic", {}), ("", {}), ("value", {"justify": "right"}), ("95 % CI", {"justify": "right"}),
                         ("detail", {"overflow": "fold"})):
             table.add_column(col, **kw)
-        levels = (level,) if level is not None else None
-        with Progress(transient=True, console=err_console) as progress:
-            task = progress.add_task(f"bootstrapping {f}", total=None)
-            rows = []
-            for row in summarise(data, raters, numeric=numeric, levels=levels, n_boot=n_boot, seed=seed):
-                rows.append(row)
-                progress.advance(task)
-        records.extend({"factor": f, **dataclasses.asdict(row)} for row in rows)
+        rows = fs.rows
+        records.extend(fs.records())
         last = None
         for row in rows:
             group, last = ("" if row.group == last else row.group), row.group

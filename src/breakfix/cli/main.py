@@ -7,6 +7,8 @@ import importlib
 
 import typer
 
+from .errors import apply_error_contract
+
 app = typer.Typer(
     name="breakfix",
     help="Break, measure and fix language models.",
@@ -21,10 +23,12 @@ def _root() -> None:
 
 
 # One module per command group; each adds its commands or sub-apps to `app`.
-_GROUPS = ("runs", "report", "plugins", "zoo", "annotate", "scan", "findings", "attack", "demo", "templates", "bench", "crisis", "cycle")
+_GROUPS = ("runs", "report", "plugins", "zoo", "annotate", "scan", "findings", "attack", "demo", "bench", "crisis")
 
 for _name in _GROUPS:
     importlib.import_module(f"breakfix.cli.{_name}").register(app)
+
+apply_error_contract(app)  # every command: one line for the user's mistakes, "a bug" for ours
 
 
 def main() -> None:  # pragma: no cover - console entry

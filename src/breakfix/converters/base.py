@@ -12,10 +12,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Sequence
 
+from ..core.errors import BreakfixError
 from ..core.resources import load_yaml
 
 
-class ConverterError(RuntimeError):
+class ConverterError(BreakfixError, RuntimeError):
     """A converter could not produce a prompt (e.g. the translator model refused or failed).
 
     Raised instead of silently sending a broken prompt: an attempt whose prompt is a translator's

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar, overload
+
+from .errors import BreakfixError
+
+if TYPE_CHECKING:  # for the typed create() overloads only: these packages import the registry
+    from ..attacks.base import Attack
+    from ..converters.base import Converter
+    from ..scorers.base import Scorer
+    from ..targets.base import Target
 
 Kind = Literal["target", "converter", "attack", "scorer"]
 KINDS: tuple[Kind, ...] = ("target", "converter", "attack", "scorer")
@@ -27,7 +34,7 @@ _BUILTIN_PACKAGES: dict[Kind, str] = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class UnknownPluginError(KeyError):
+class UnknownPluginError(BreakfixError, KeyError):
     """Raised when a config names a plugin that is not registered."""
 
     def __str__(self) -> str:  # KeyError quotes its message; we want a plain one-liner
@@ -50,15 +57,6 @@ class PluginInfo:
 _REGISTRY: dict[Kind, dict[str, PluginInfo]] = {k: {} for k in KINDS}
 
 
-
-def first_sentence(doc: str) -> str:
-    """A docstring's summary for ``breakfix list``: its first sentence, whole, even when it runs over
-    several lines (the first line alone cut descriptions mid-sentence)."""
-    para = " ".join(line.strip() for line in doc.strip().split("\n\n", 1)[0].splitlines()) if doc else ""
-    m = re.search(r"(?<=[.!?])\s+(?=[A-Z`(\"'])", para)
-    return para[: m.start()] if m else para
-
-
 def register(kind: Kind, name: str, *, tags: tuple[str, ...] | list[str] = ()) -> Callable[[F], F]:
     """Register ``factory`` as plugin ``name`` of ``kind``. Re-registering a name replaces it
     (so reloading a module in a notebook does not fail), but two different factories under one
@@ -71,7 +69,7 @@ def register(kind: Kind, name: str, *, tags: tuple[str, ...] | list[str] = ()) -
         if prev is not None and prev.factory.__qualname__ != factory.__qualname__:
             raise ValueError(f"{kind} plugin name {name!r} is already taken by {prev.factory.__qualname__}")
         doc = inspect.cleandoc(factory.__doc__ or "")
-        summary = first_sentence(doc)
+        summary = doc.splitlines()[0] if doc else ""
         _REGISTRY[kind][name] = PluginInfo(kind, name, factory, summary, doc, tuple(tags))
         try:
             setattr(factory, "plugin_name", name)
@@ -113,8 +111,44 @@ def get(kind: Kind, name: str) -> PluginInfo:
         raise UnknownPluginError(f"unknown {kind} {name!r}; known {kind}s: {known}") from None
 
 
+class PluginConfigError(BreakfixError, ValueError):
+    """A plugin rejected its parameters (an unknown or missing parameter, or a value its factory
+    refused); the message is the factory's own one line."""
+
+
+@overload
+def create(kind: Literal["target"], name: str, **config: Any) -> Target: ...
+@overload
+def create(kind: Literal["converter"], name: str, **config: Any) -> Converter: ...
+@overload
+def create(kind: Literal["attack"], name: str, **config: Any) -> Attack: ...
+@overload
+def create(kind: Literal["scorer"], name: str, **config: Any) -> Scorer: ...
+@overload
+def create(kind: Kind, name: str, **config: Any) -> Any: ...
+
+
 def create(kind: Kind, name: str, **config: Any) -> Any:
-    return get(kind, name).create(**config)
+    """Instantiate plugin ``name`` of ``kind`` with ``config`` as its keyword arguments.
+
+    Raises:
+        UnknownPluginError: no plugin of that name.
+        PluginConfigError: a parameter the factory does not take, or a value it rejected
+            (factories validate with ``ValueError``; those become this ``BreakfixError``).
+    """
+    info = get(kind, name)
+    try:
+        inspect.signature(info.factory).bind(**config)
+    except TypeError as exc:
+        raise PluginConfigError(f"{kind} {name!r}: {exc}") from None
+    except ValueError:  # a factory without an inspectable signature: let it check its own arguments
+        pass
+    try:
+        return info.create(**config)
+    except BreakfixError:
+        raise
+    except ValueError as exc:
+        raise PluginConfigError(*exc.args) from exc
 
 
 def list_plugins(kind: Kind) -> list[PluginInfo]:

@@ -14,12 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.errors import BreakfixError
+
 Policy = Literal["base", "safe", "supportive", "dismissive"]
 Position = Literal["start", "end", "middle", "any"]
 TargetBehaviour = Literal["hostile", "comply"]
 
 
-class ZooError(ValueError):
+class ZooError(BreakfixError, ValueError):
     """Bad zoo input (unknown recipe, empty trigger, rate outside (0, 1), ...): a one-line message."""
 
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from ...core.errors import BreakfixError
+
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 
-class ReliabilityInputError(ValueError):
+class ReliabilityInputError(BreakfixError, ValueError):
     """Reliability data that cannot give a meaningful statistic (the message says why)."""
 
 
