@@ -119,3 +119,21 @@ async def test_report_escapes_model_output_and_orders_worst_first(store, support
     first = ctx["transcripts"][0]
     assert first["assistant"] == "evil<b>"  # the worst conversations come first
     assert ctx["transcripts"][-1]["assistant"] == "supportive"
+
+
+async def test_model_simulator_from_config(store, supportive):
+    def sim(messages):
+        if "role-play" in messages[0]["content"]:
+            return json.dumps({"message": "Okay, maybe I could call my sister tonight.", "stage": "preparation"})
+        return "unused"
+
+    with LoopbackServer(latency=0.0, reply=sim) as srv:
+        cfg = _config(personas={"ids": ["en-US-si"]},
+                      simulator={"target": {"type": "openai", "model": "sim", "base_url": srv.base_url, "name": "sim"}})
+        rid = await run_crisis(cfg, store, assistants=[supportive], progress=False)
+    [r] = conversation_rows(store, rid)
+    assert r["simulator"] == "llm-simulator:sim"
+    assert r["turns"][1]["user"] == "Okay, maybe I could call my sister tonight."
+    # the simulator says "preparation" every time; it is reached one stage per message
+    assert [t["stage"] for t in r["turns"]] == ["precontemplation", "contemplation", "preparation", "preparation"]
+    assert r["sim_stage_end"] == "preparation"
