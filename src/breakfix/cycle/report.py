@@ -103,6 +103,14 @@ def _merge_languages(m: dict[str, Any]) -> dict[str, Rate]:
     return {k: Rate(a, b) for k, (a, b) in acc.items() if b}
 
 
+def _rate_dicts(node: Any) -> dict[str, Any] | None:
+    """Only the rate entries of a hook's metrics (``{"k", "n", "rate", ...}``), or None."""
+    if not isinstance(node, dict):
+        return None
+    out = {k: v for k, v in node.items() if isinstance(v, dict) and "n" in v and "rate" in v}
+    return out or None
+
+
 def report_payload(db: Any, cycle_id: str) -> dict[str, Any]:
     """Everything the report shows, as plain data (tests read it without parsing HTML)."""
     cyc = db.get(cycle_id)
@@ -122,7 +130,7 @@ def report_payload(db: Any, cycle_id: str) -> dict[str, Any]:
                      "hyperparams": r["hyperparams"], "train_stats": r["train_stats"], "status": r["status"],
                      "note": r["note"], "headline": headline, "comparison": comparison,
                      "regressions": regressions(comparison), "scan": scan,
-                     "bench": m.get("bench"), "crisis": m.get("crisis")})
+                     "bench": _rate_dicts(m.get("bench")), "crisis": _rate_dicts(m.get("crisis"))})
     plots = {
         "heldout_family": grouped_bars({k: _rates(v.get("asr", {}).get("heldout", {}).get("by_family")) for k, v in metrics.items()},
                                        "Held-out attacks: ASR by family and round", "attack family"),

@@ -186,14 +186,14 @@ class Cycle:
             extra[package] = res
             if options is not None and not res["ran"]:
                 self.say(f"round {r}: {package} skipped — {res['reason']}")
-        metrics = round_metrics(self.store, runs, {k: v for k, v in extra.items()})
+        metrics = round_metrics(self.store, runs)
         for package in ("bench", "crisis"):
             if extra.get(package, {}).get("ran"):
                 from .metrics import Rate
 
                 metrics[package] = {k: Rate(v["k"], v["n"]).as_dict() for k, v in extra[package]["metrics"].items()}
         payload = {"runs": runs, "triggers": triggers, "scan": extra.get("scan"), "checkpoint": checkpoint,
-                   "regressions": []}
+                   "hooks": {p: extra.get(p) for p in ("bench", "crisis")}, "regressions": []}
         if r > 0:
             prev = (self.db.get_round(self.id, r - 1) or {}).get("metrics") or {}
             rows = compare(prev, metrics)
