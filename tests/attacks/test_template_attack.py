@@ -6,7 +6,7 @@ import re
 import pytest
 
 from breakfix.attacks.base import AttackContext
-from breakfix.attacks.template import TemplateError, inert_pairs, load_templates, placeholders
+from breakfix.attacks.template import TemplateError, load_templates, placeholders
 from breakfix.core.attempts import attempt_id
 from breakfix.core.items import Item
 from breakfix.core.registry import create
@@ -51,9 +51,9 @@ def test_many_shot_n_dialogues_inline(n):
     text = attack.render("FINAL QUESTION")[-1].content
     assert text.count("User: ") == n + 1  # N shots plus the real question
     assert text.count("Assistant: ") == n
-    pairs = inert_pairs()
-    if n > len(pairs):  # cycles through the inert list
-        assert text.count(pairs[0][0]) == -(-n // len(pairs))
+    # Distinct demonstrations from the shipped file (issue 20: 256 shots were 16 pairs x 16).
+    shots = load_templates()["many-shot"].shot_pairs(n)
+    assert len(set(shots)) == n and all(f"User: {q}" in text for q, _ in shots)
     assert text.rstrip().endswith("User: FINAL QUESTION\nAssistant:")
 
 
