@@ -8,4 +8,8 @@ exports live in :mod:`breakfix.report.export`.
 from ._format import rate_ci
 from ._render import write_run_report
 
+from ..core.callable_module import make_callable
+
+make_callable(__name__, "breakfix.api:report")  # `breakfix.report(store, run, path)`: the notebook verb
+
 __all__ = ["write_run_report", "rate_ci"]

@@ -7,5 +7,9 @@ Public names: :func:`load_config` / :class:`RunConfig` (the validated config), :
 from .config import ConfigError, RunConfig, config_from_dict, load_config
 from .engine import RunEngine, RunOutcome, execute, run_config
 
+from ..core.callable_module import make_callable
+
+make_callable(__name__, "breakfix.api:run")  # `breakfix.run(cfg)`: the notebook verb (see breakfix.api)
+
 __all__ = ["ConfigError", "RunConfig", "config_from_dict", "load_config", "RunEngine", "RunOutcome", "execute",
            "run_config"]

@@ -1,0 +1,43 @@
+"""Which store to use and opening it with one-line errors: the CLI and the Python API share this.
+
+The store is passed in explicitly everywhere (see ``_store.py``); this module only decides the URL
+(an explicit value, else ``$BREAKFIX_STORE``, else the default file in the working directory) and
+turns a URL that cannot be opened into a :class:`StoreOpenError` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..core.errors import BreakfixError
+from ._store import DEFAULT_URL, Store
+
+
+class StoreOpenError(BreakfixError):
+    """A store URL that cannot be opened (bad URL, unreadable file, unknown driver)."""
+
+
+def store_url(value: str | None = None, default: str = DEFAULT_URL) -> str:
+    """The store URL to use: ``value``, else ``$BREAKFIX_STORE``, else ``default``."""
+    return value or os.environ.get("BREAKFIX_STORE") or default
+
+
+def open_store(url: str | None = None, *, create: bool = False) -> Store:
+    """Open the store at ``url`` (see :func:`store_url` for the default).
+
+    Args:
+        url: an SQLAlchemy URL (``sqlite:///breakfix.db``, ``postgresql+psycopg://...``) or None.
+        create: create the database if it does not exist. Commands that only read refuse a
+            missing file instead, so a mistyped path leaves no empty database behind.
+
+    Raises:
+        StoreOpenError: the URL cannot be opened (one line naming it).
+    """
+    url = store_url(url)
+    try:
+        return Store(url, must_exist=not create)
+    except BreakfixError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types; the user needs one line
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        raise StoreOpenError(f"store {url!r}: cannot open: {first}") from None
