@@ -23,7 +23,7 @@ FORMATS = ("jsonl", "csv")
 
 CSV_COLUMNS = ["id", "run_id", "item_id", "attack", "converters", "target", "category", "language", "status",
                "error", "prompt", "response_text", "latency_s", "prompt_tokens", "completion_tokens", "retries",
-               "target_calls", "n_turns", "success", "refused", "scores", "created_at"]
+               "target_calls", "n_turns", "success", "refused", "scores", "created_at", "item_metadata"]
 
 Rows = Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]
 
@@ -100,6 +100,8 @@ def csv_record(row: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str, A
     rec = {k: row.get(k) for k in CSV_COLUMNS}
     rec["prompt"] = _last_user(row.get("conversation"))
     rec["scores"] = ";".join(f"{s['scorer']}={s['label']}" for s in scores)
+    if isinstance(rec.get("item_metadata"), dict):
+        rec["item_metadata"] = json.dumps(rec["item_metadata"], ensure_ascii=False, default=str)
     return {k: csv_cell(v) for k, v in rec.items()}
 
 
@@ -127,7 +129,15 @@ def export_run(store: Store, run_id: str, fmt: str = "jsonl", path: str | Path |
         raise OutputError(f"--format: expected jsonl or csv, got {fmt!r}")
     writer = write_jsonl if fmt == "jsonl" else write_csv
     with open_output(path) as out:
-        return writer(store.iter_attempt_rows(run_id), out)
+        return writer(with_item_metadata(store, run_id, store.iter_attempt_rows(run_id)), out)
+
+
+def with_item_metadata(store: Store, run_id: str, rows: Rows) -> Rows:
+    """Rows with their item's metadata as ``item_metadata``: the source fields the item loader kept
+    (a Do-Not-Answer file's ``intents``, a MultiJail row's ``tags``) travel with every attempt."""
+    meta = {it.id: it.metadata for it in store.list_items(run_id)}
+    for row, scores in rows:
+        yield {**row, "item_metadata": meta.get(row["item_id"], {})}, scores
 
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "OutputError", "open_output", "export_record", "csv_record", "write_jsonl",
