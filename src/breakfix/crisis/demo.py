@@ -26,8 +26,7 @@ from .judge import LexiconJudge
 from .metrics import pass_rates, separated
 from .personas import Persona, load_scenarios
 from .report import conversation_rows
-from .run import CrisisConfig, run_crisis
-from .simulate import ScriptedSimulator
+from .run import CrisisConfig, make_simulator, run_crisis
 
 DEMO_ITEMS = ("bridge", "engagement", "de_escalation")
 RECIPES = ("supportive", "dismissive")
@@ -88,7 +87,7 @@ async def run_demo(store: Store, *, size: str = "tiny", max_turns: int = 3, prog
     targets = [from_spec(s, role="demo assistant") for s in specs]
     try:
         rid = await run_crisis(config, store, assistants=targets, personas=people, progress=progress,
-                               simulator=ScriptedSimulator(lines=zoo_lines(split), name=f"scripted-zoo-{split}"),
+                               simulator=make_simulator(config.simulator),
                                judge=LexiconJudge())
     finally:
         for t in targets:

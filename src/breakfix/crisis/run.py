@@ -106,7 +106,15 @@ def make_simulator(spec: dict[str, Any]) -> Simulator:
     from ..targets import from_spec
 
     if spec.get("type") == "scripted":
-        return ScriptedSimulator()
+        lines = spec.get("lines")
+        if lines in (None, "persona"):
+            return ScriptedSimulator()
+        if lines in ("zoo-heldout", "zoo-train"):
+            from .demo import zoo_lines
+
+            # The zoo demo's person: the zoo corpus's own crisis sentences (see demo.py).
+            return ScriptedSimulator(lines=zoo_lines(lines.removeprefix("zoo-")), name=f"scripted-{lines}")
+        raise CrisisError(f"config: field 'simulator.lines': expected persona, zoo-heldout or zoo-train, got {lines!r}")
     if "target" not in spec:
         raise CrisisError("config: field 'simulator': expected {type: scripted} or {target: {type: ..., ...}}")
     fb = spec.get("fallback") or {"type": "scripted"}
