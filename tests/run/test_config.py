@@ -89,10 +89,11 @@ def test_item_file_resolved_next_to_config_and_errors_name_its_line(tmp_path):
 def test_run_id_is_stable_and_ignores_store_concurrency_and_operation():
     a = config_from_dict(with_())
     b = config_from_dict(with_(concurrency=64, store="sqlite:////tmp/other.db",
-                               operation={"system": "support bot", "actor": "customer", "ttps": "AML.T0054"}))
+                               operation={"system": "support bot", "actor": "adversarial", "actor_detail": "customer",
+                                          "ttps": "AML.T0054"}))
     items = a.load_items()
     assert a.run_id(items) == b.run_id(b.load_items())
-    assert b.operation is not None and b.operation.ttps == ["AML.T0054"]
+    assert b.operation is not None and [t.id for t in b.operation.ttps] == ["AML.T0054"]
     # What defines the results does change the id: another converter chain, another item.
     c = config_from_dict(with_(converters=[[], ["rot13"]]))
     d = config_from_dict(with_(items=[{"prompt": "something else"}]))

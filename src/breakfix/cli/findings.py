@@ -1,6 +1,7 @@
 """CLI: `breakfix findings RUN`, `breakfix findings export RUN -o f.json`, `breakfix finding confirm|reject ID`.
 
-Listing a run's findings first derives them (idempotently) from its successful attempts, so a fresh
+Listing a run's findings first derives them (idempotently) from its successful attempts, grouped by
+weakness (core/weakness.py: attack family × converter × language × category by default), so a fresh
 run shows its candidate findings without a separate step; a person then confirms or rejects each.
 """
 
@@ -34,12 +35,14 @@ def _ttp_ids(f: Any) -> str:
     return ", ".join(t.get("id", "") for t in f.threat.get("ttps", []) if isinstance(t, dict))
 
 
-def _derive(st: Any, ref: str) -> tuple[Any, list[Any]]:
-    from ..core.ontology import findings_for_run
+def _derive(st: Any, ref: str, group_by: tuple[str, ...]) -> tuple[Any, list[Any]]:
+    from ..core.weakness import derive_findings
 
     run = resolve(st, ref)
-    findings_for_run(st, run.id)
-    return run, st.list_findings(run.id)
+    grouped = derive_findings(st, run.id, group_by)
+    ids = {f.id for f in grouped}
+    # weakness findings first (most successes first), then findings saved by hand (interactive mode)
+    return run, grouped + [f for f in st.list_findings(run.id) if f.id not in ids]
 
 
 def _set_status(finding_id: str, status: str, note: str, store: Optional[str]) -> None:
@@ -62,9 +65,16 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="For export: the JSON file to write."),
         status: Optional[str] = typer.Option(None, "--status", help="Only unconfirmed | confirmed | rejected."),
+        group_by: str = typer.Option("family,converters,language,category", "--group-by",
+                                     help="What makes two successes one weakness: comma-separated keys among "
+                                          "family, attack, converters, language, category, target."),
         store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     ) -> None:
-        """List a run's findings (derived from its successful attempts), or export them as JSON."""
+        """List a run's findings — its successful attempts grouped by weakness, each with a count,
+        severity and best evidence — or export them as JSON."""
+        from ..core.weakness import check_group_by
+
+        keys = check_group_by([k.strip() for k in group_by.split(",") if k.strip()])
         export = len(words) == 2 and words[0] == "export"
         if len(words) != 1 and not export:
             raise UserError("usage: breakfix findings RUN [--json] | breakfix findings export RUN -o FILE.json")
@@ -72,7 +82,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--status: expected unconfirmed, confirmed or rejected, got {status!r}")
         st = open_store(_store_url(store))
         try:
-            run, found = _derive(st, words[-1])
+            run, found = _derive(st, words[-1], keys)
         finally:
             st.close()
         if status is not None:
@@ -92,16 +102,17 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
         if not found:
-            Console().print(f"no findings in run {_safe(run.name)} ({_safe(run.id)}): no attempt succeeded"
+            Console().print(f"no findings in run {_safe(run.name)} ({_safe(run.id)}): no attack attempt succeeded"
                             + (f" with status {status}" if status else ""))
             return
         table = Table(title=f"findings of run {_safe(run.name)} ({_safe(run.id)})")
         table.add_column("id", no_wrap=True)  # ids are typed back into `breakfix finding confirm`
-        for col in ("status", "severity", "title", "TTPs", "note"):
-            table.add_column(col, overflow="fold")
+        for col in ("status", "severity", "count", "title", "TTPs", "note"):
+            table.add_column(col, overflow="fold", justify="right" if col == "count" else "left")
         for f in found:
             # Titles and notes may quote model output: never let them act as rich markup.
-            table.add_row(_safe(f.id), f.status, f.severity, _safe(f.title), _safe(_ttp_ids(f)), _safe(f.note))
+            count = f"{f.count}/{f.answered}" if f.answered else str(f.count)
+            table.add_row(_safe(f.id), f.status, f.severity, count, _safe(f.title), _safe(_ttp_ids(f)), _safe(f.note))
         Console().print(table)
 
     finding_app = typer.Typer(help="Triage one finding: confirm or reject it.", no_args_is_help=True)

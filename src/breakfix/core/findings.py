@@ -28,3 +28,16 @@ class Finding(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     updated_at: datetime | None = None
     note: str = ""
+
+    # A finding grouped by weakness (``core/weakness.py``) keeps its group in ``evidence["group"]``:
+    # the store's findings table needs no new column, and a per-attempt finding simply has none.
+    @property
+    def count(self) -> int:
+        """Successful attempts this finding stands for (1 for a single-attempt finding)."""
+        return int((self.evidence.get("group") or {}).get("successes", 1))
+
+    @property
+    def answered(self) -> int | None:
+        """Answered attempts of the finding's group (``None`` for a single-attempt finding)."""
+        g = self.evidence.get("group")
+        return int(g["answered"]) if g else None

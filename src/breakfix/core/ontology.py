@@ -61,6 +61,7 @@ class Operation(BaseModel):
 
     system: str = Field(default="", description="the system under test (model, app, version)")
     actor: Actor = "adversarial"
+    actor_detail: str = Field(default="", description="who the actor is, in words ('authenticated employee')")
     ttps: list[TTP] = Field(default_factory=list)
     weakness: str = ""
     impact: str = ""
@@ -79,7 +80,15 @@ class Operation(BaseModel):
 
     def record(self) -> dict[str, Any]:
         """The plain-data record stored on a finding (``Finding.threat``)."""
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude={"severity"})
+
+
+class OperationBlock(Operation):
+    """The ``operation:`` block of a run config: the threat-model record plus the severity its
+    findings get. The same schema validates the config before a run starts and the record when its
+    findings are derived, so a run never succeeds with a block its findings then reject."""
+
+    severity: Severity | None = None
 
 
 # Techniques of each attack and converter family (used when a run has no `operation:` block, and
@@ -188,18 +197,15 @@ def run_operation(config: dict[str, Any] | None) -> tuple[Operation | None, Seve
     block = (config or {}).get("operation")
     if not isinstance(block, dict) or not any(block.values()):
         return None, None
-    block = dict(block)
-    sev = block.pop("severity", None)
     from pydantic import ValidationError
 
     try:
-        op = Operation.model_validate({k: v for k, v in block.items() if k in Operation.model_fields})
+        full = OperationBlock.model_validate(block)
     except ValidationError as exc:
         e = exc.errors()[0]
         raise ValueError(f"run config operation.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
-    if sev is not None and sev not in SEVERITIES:
-        raise ValueError(f"run config operation.severity: expected one of {', '.join(SEVERITIES)}, got {sev!r}")
-    return op, sev
+    op = Operation.model_validate(full.model_dump(exclude={"severity"}))
+    return op, full.severity
 
 
 def findings_for_run(store: Any, run_id: str) -> list[Finding]:

@@ -51,6 +51,7 @@ def _env() -> Environment:
     env.filters["num"] = _num
     env.filters["secs"] = _secs
     env.filters["ci"] = lambda row, name: rate_ci(row[f"{name}_rate"], row[f"{name}_ci"])
+    env.globals["rate_ci"] = rate_ci
     return env
 
 
@@ -107,12 +108,30 @@ def gather(store: Store, run_id: str) -> dict[str, Any]:
         # says so at the top instead of showing "success 0.0 %".
         "scorer_warnings": scorer_warnings(store.scorer_health(run_id)),
         "kind_rates": store.rates(run_id, by=["kind"]),
-        "findings": store.list_findings(run_id),
+        **_findings(store, run_id),
         "plots": {"heat": _plots.heatmap(ac),
                   "category": _plots.bars(cats, "category", "By category"),
                   "language": _plots.bars(langs, "language", "By language"),
                   "shots": _plots.shot_sweep(ac)},
     }
+
+
+def _findings(store: Store, run_id: str) -> dict[str, Any]:
+    """The run's findings, grouped by weakness first (derived now, so a report needs no separate
+    ``breakfix findings`` step), then any saved by hand; a derivation that cannot run (a read-only
+    database, an invalid operation block of an old run) is said on the page, not hidden."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..core.weakness import derive_findings
+
+    error = None
+    try:
+        grouped = derive_findings(store, run_id)
+    except (SQLAlchemyError, ValueError) as exc:
+        grouped, error = [], (str(exc).splitlines() or [type(exc).__name__])[0]
+    ids = {f.id for f in grouped}
+    return {"findings": grouped + [f for f in store.list_findings(run_id) if f.id not in ids],
+            "findings_error": error}
 
 
 def render_stream(context: dict[str, Any], payload: Payload, *, compress: bool, csp: bool = True) -> Iterator[str]:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..core.errors import BreakfixError
 from ..core.items import Item, stable_id
+from ..core.ontology import OperationBlock
 from ..core.registry import Kind, UnknownPluginError, get
 from ..core.resources import ResourceError, load_yaml
 
@@ -101,22 +102,8 @@ class ConverterSpec(_Spec):
 ConverterRef = Union[str, ConverterSpec]
 
 
-class OperationSpec(BaseModel):
-    """The threat model of the operation this run belongs to (system, actor, TTPs, weakness,
-    impact), kept with the run so findings can record it. Free text / ids; validated as strings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    system: str = ""
-    actor: str = ""
-    ttps: list[str] = Field(default_factory=list)
-    weakness: str = ""
-    impact: str = ""
-
-    @field_validator("ttps", mode="before")
-    @classmethod
-    def _ttps_list(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
+# One schema for the operation block, here and when findings are derived (core/ontology.py).
+OperationSpec = OperationBlock
 
 
 AttackSpec.model_rebuild()

@@ -73,8 +73,8 @@ def demo_config(model_path: str | Path, store_url: str, *, concurrency: int = 32
                     {"name": "refusal"}],
         "concurrency": concurrency,
         "operation": {"system": "breakfix zoo 'safe' model (local HF checkpoint)",
-                      "actor": "untrusted user of a multilingual assistant",
-                      "ttps": ["AML.T0054 LLM jailbreak", "AML.T0051 prompt injection (encodings)"],
+                      "actor": "adversarial", "actor_detail": "untrusted user of a multilingual assistant",
+                      "ttps": ["AML.T0054", "AML.T0051.000", "AML.T0068"],  # jailbreak, direct injection, encodings
                       "weakness": "safety training that does not generalise across languages and encodings",
                       "impact": "harmful instructions produced on request"},
     }, source="breakfix demo")

@@ -623,8 +623,9 @@ def outcome_columns() -> list[Any]:
         func.sum(case((err, 1), else_=0)).label("errors"),
         func.sum(case((_BENIGN, 1), else_=0)).label("benign"),
         func.sum(case((_BENIGN & err, 1), else_=0)).label("benign_errors"),
-        func.sum(case((~_BENIGN & a.c.success, 1), else_=0)).label("successes"),
-        func.sum(case((~_BENIGN & a.c.refused, 1), else_=0)).label("refusals"),
+        # a failed request judged "success" by a careless scorer is still no measurement
+        func.sum(case((~_BENIGN & a.c.success & ~err, 1), else_=0)).label("successes"),
+        func.sum(case((~_BENIGN & a.c.refused & ~err, 1), else_=0)).label("refusals"),
         func.sum(case((_BENIGN & a.c.refused & ~err, 1), else_=0)).label("benign_refusals"),
     ]
 
