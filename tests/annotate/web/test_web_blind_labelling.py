@@ -194,6 +194,11 @@ def test_two_annotators_label_blind_with_keyboard(live, login_as):
     card.locator("textarea[name=rationale]").fill("owner decision")
     with o.expect_navigation():
         card.locator("button[type=submit]").click()
+    # The adjudicated item leaves the to-do list, and the counts say so.
+    expect(o.locator("article.adjudication")).to_have_count(len(disagree) - 1)
+    assert o.locator(f"#item-{iids[1]}").count() == 0
+    assert o.inner_text("#n-todo") == str(len(disagree) - 1) and o.inner_text("#n-done") == "1"
+    o.goto(f"{base}/owner/projects/{pid}/adjudicate?show=done")
     assert o.locator(f"#item-{iids[1]} td.adjudicated").first.inner_text() == "3"
     after = o.request.get(f"{base}/owner/projects/{pid}/export/labels.jsonl").text()
     assert before == after  # individual labels untouched

@@ -37,12 +37,12 @@ def test_builtin_rubric_loads() -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("name: x\nfactors: [{id: s, name: S, scale: {min: 3, max: 1}}]", "field 'factors.0.scale'"),
+    ("name: x\nfactors: [{id: s, name: S, scale: {min: 3, max: 1}}]", "field 'factors[0].scale'"),
     ("name: x\nfactors: [{id: s, name: S, scale: {min: 1, max: 3}}, {id: s, name: T, scale: {min: 1, max: 3}}]",
      "duplicate factor id(s): s"),
     ("name: x\nfactors: []", "field 'factors'"),
-    ("name: x\nfactors: [{id: s, name: S, level: fuzzy, scale: {min: 1, max: 3}}]", "field 'factors.0.level'"),
-    ("name: [unclosed", "is not valid YAML"),
+    ("name: x\nfactors: [{id: s, name: S, level: fuzzy, scale: {min: 1, max: 3}}]", "field 'factors[0].level'"),
+    ("name: [unclosed", "invalid YAML at line 1"),
     ("- just a list", "expected a mapping"),
 ])
 def test_bad_rubric_is_one_clear_line(tmp_path: Path, text: str, expected: str) -> None:
@@ -157,7 +157,7 @@ def test_cli_users_projects_assign_export(tmp_path: Path, monkeypatch: pytest.Mo
     for args, expected in [
         (["annotate", "project", "create", "x", "--from-jsonl", str(tmp_path / "nope.jsonl"), "--rubric",
           "mental-health-response"], "no such file"),
-        (["annotate", "project", "create", "x", "--from-jsonl", str(out), "--rubric", "no-such-rubric"], "no such rubric"),
+        (["annotate", "project", "create", "x", "--from-jsonl", str(out), "--rubric", "no-such-rubric"], "unknown rubric"),
         (["annotate", "project", "create", "x", "--rubric", "mental-health-response"], "exactly one of"),
         (["annotate", "assign", "nope", "--annotators", "ann,ben"], "no project named 'nope'"),
         (["annotate", "assign", "demo", "--annotators", "ann", "--per-item", "2"], "only 1 annotator"),

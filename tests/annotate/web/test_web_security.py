@@ -20,7 +20,7 @@ def _n_labels(live) -> int:
 def _assert_inert(page, evil_text):
     """The adversarial response is on the page as text, and none of it became markup or ran."""
     page.wait_for_timeout(150)  # time for an <img onerror> to fire, had it been parsed as HTML
-    texts = page.eval_on_selector_all("pre.text", "els => els.map(e => e.textContent)")
+    texts = page.eval_on_selector_all(".text", "els => els.map(e => e.textContent.trim())")
     assert evil_text in texts
     assert page.evaluate("window.__pwned") is None
     assert page.locator("main img").count() == 0
@@ -37,7 +37,7 @@ def test_model_output_is_shown_as_text_and_runs_nothing(live, login_as, evil_tex
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
     assert resp.headers["x-content-type-options"] == "nosniff"
     _assert_inert(a, evil_text)
-    assert a.inner_text("#response-text") == evil_text
+    assert a.inner_text("#response-text").strip() == evil_text
     # Clicking where the link text is does nothing either.
     a.click("#response-text")
     assert a.evaluate("window.__pwned") is None
@@ -65,7 +65,7 @@ def test_model_output_is_shown_as_text_and_runs_nothing(live, login_as, evil_tex
     o.goto(f"{base}/owner/projects/{pid}/adjudicate")
     _assert_inert(o, evil_text)
     # Twice: once as the model response, once as ann's rationale.
-    assert sum(1 for t in o.eval_on_selector_all("pre.text", "els => els.map(e => e.textContent)") if t == evil_text) == 2
+    assert sum(1 for t in o.eval_on_selector_all(".text", "els => els.map(e => e.textContent.trim())") if t == evil_text) == 2
     o.goto(f"{base}/owner/projects/{pid}/items/{iids[0]}")
     _assert_inert(o, evil_text)
 

@@ -128,7 +128,8 @@ def compute_dashboard(project: Project, records: list[dict[str, Any]]) -> dict[s
 
 
 class DashboardCache:
-    """Recompute a project's dashboard only when its labels changed (bootstraps are not free)."""
+    """Recompute a project's dashboard (or any view of its labels: the report uses one too) only
+    when its labels changed (bootstraps are not free)."""
 
     def __init__(self, compute: Callable[[Project, list[dict[str, Any]]], dict[str, Any]] = compute_dashboard) -> None:
         self._compute = compute

@@ -83,6 +83,37 @@ class LoginFailure(WebBase):
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class Invite(WebBase):
+    """A one-time link with which a new rater chooses their own password. Only the token's hash is
+    stored; the link works once and for :data:`breakfix.annotate.web.users.INVITE_MAX_AGE_S`."""
+
+    __tablename__ = "annot_invites"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("annot_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Draft(WebBase):
+    """A rater's unsubmitted choices on an item, kept on the server so they survive navigation,
+    a reload or another machine, and are never mistaken for a label (no export reads them)."""
+
+    __tablename__ = "annot_drafts"
+    __table_args__ = (UniqueConstraint("item_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("annot_projects.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("annot_items.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("annot_users.id", ondelete="CASCADE"), index=True)
+    values: Mapped[dict[str, int]] = mapped_column(JSON)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class Project(WebBase):
     __tablename__ = "annot_projects"
 

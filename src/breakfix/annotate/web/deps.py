@@ -40,6 +40,7 @@ class WebState:
     hash_limiter: anyio.CapacityLimiter
     agreement: AgreementCache
     dashboard: DashboardCache
+    report: DashboardCache
     secure_cookies: bool = False
 
 

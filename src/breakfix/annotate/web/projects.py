@@ -1,4 +1,4 @@
-"""Creating annotation projects (from a JSONL file or a red-team run) and assigning items.
+"""Creating annotation projects (from a JSONL or CSV file, or a red-team run) and assigning items.
 
 Every item goes to ``per_item`` (at least two) different annotators, so each can be rated
 independently and agreement can be measured.
@@ -6,6 +6,8 @@ independently and agreement can be measured.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,30 +45,79 @@ def read_items_jsonl(path: str | Path) -> list[NewItem]:
     Raises:
         ProjectInputError: naming the file, line and field that is wrong.
     """
+    return read_items(path, "jsonl")
+
+
+def read_items_csv(path: str | Path) -> list[NewItem]:
+    """Read items from CSV with a header row: ``id``, ``prompt`` (or ``conversation`` holding a JSON
+    list), ``response``, optional ``category``; other columns (e.g. ``lang``) are kept as metadata.
+
+    Raises:
+        ProjectInputError: naming the file, line and column that is wrong.
+    """
+    return read_items(path, "csv")
+
+
+def read_items(path: str | Path, fmt: str | None = None) -> list[NewItem]:
+    """Items from a JSONL or CSV file (``fmt`` from the suffix when not given)."""
     path = Path(path)
     if not path.exists():
         raise ProjectInputError(f"{path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ProjectInputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return parse_items(text, str(path), fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl"))
+
+
+def parse_items(text: str, source: str, fmt: str) -> list[NewItem]:
+    """Items from the text of a JSONL or CSV file; ``source`` names it in error messages."""
+    if fmt not in ("jsonl", "csv"):
+        raise ProjectInputError(f"{source}: expected a .jsonl or .csv file")
     items: list[NewItem] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path} line {lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ProjectInputError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise ProjectInputError(f"{where}: expected a JSON object")
-            item = _item_from_obj(obj, where, default_id=str(lineno))
-            if item.external_id in seen:
-                raise ProjectInputError(f"{where}: field 'id': duplicate id {item.external_id!r}")
-            seen.add(item.external_id)
-            items.append(item)
+    for lineno, obj in (_jsonl_rows(text, source) if fmt == "jsonl" else _csv_rows(text, source)):
+        where = f"{source} line {lineno}"
+        item = _item_from_obj(obj, where, default_id=str(lineno))
+        if item.external_id in seen:
+            raise ProjectInputError(f"{where}: field 'id': duplicate id {item.external_id!r}")
+        seen.add(item.external_id)
+        items.append(item)
     if not items:
-        raise ProjectInputError(f"{path}: no items (expected one JSON object per line)")
+        raise ProjectInputError(f"{source}: no items (expected one JSON object per line, or CSV rows under a header)")
     return items
+
+
+def _jsonl_rows(text: str, source: str):  # noqa: ANN202 - generator of (line, object)
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ProjectInputError(f"{source} line {lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise ProjectInputError(f"{source} line {lineno}: expected a JSON object")
+        yield lineno, obj
+
+
+def _csv_rows(text: str, source: str):  # noqa: ANN202 - generator of (line, object)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames or "response" not in reader.fieldnames:
+        raise ProjectInputError(f"{source} line 1: expected a header row with 'response' and 'prompt' (or "
+                                "'conversation') columns")
+    for row in reader:
+        lineno = reader.line_num
+        if None in row:
+            raise ProjectInputError(f"{source} line {lineno}: more cells than header columns")
+        obj: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+        obj.setdefault("response", row.get("response") or "")
+        if "conversation" in obj:
+            try:
+                obj["conversation"] = json.loads(obj["conversation"])
+            except json.JSONDecodeError as exc:
+                raise ProjectInputError(f"{source} line {lineno}: column 'conversation': not valid JSON ({exc.msg})") from None
+        yield lineno, obj
 
 
 def _item_from_obj(obj: dict[str, Any], where: str, default_id: str) -> NewItem:

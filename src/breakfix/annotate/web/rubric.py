@@ -1,6 +1,11 @@
-"""Annotation rubrics: factors, each rated on an integer scale, plus a free-text rationale.
+"""Annotation rubrics: factors, each rated on an integer scale, plus a rationale.
 
-A rubric is data (YAML), validated by pydantic so a bad field gives one clear line naming it.
+A rubric is data (YAML), read through :func:`breakfix.core.resources.load_resource` (safe YAML,
+one clear line naming the file and field). Besides the factors it says when a rationale is asked
+for (``rationale``), the quick reasons a rater can tick instead of typing (``quick_reasons``), and,
+for ``rationale: departing``, how far a score must be from the other raters' typical score before
+a reason is asked (``depart_by``) and what share of other labels is asked too (``ask_share``), so
+that being asked tells a blind rater nothing about the others.
 """
 
 from __future__ import annotations
@@ -9,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from ...core.resources import ResourceError, load_resource, validation_message
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
@@ -49,9 +55,20 @@ class Factor(BaseModel):
 
 
 class Rubric(BaseModel):
+    """A rubric: factors to rate and the rules of the rationale.
+
+    ``rationale``: ``required`` (every label), ``optional``, ``none`` (no field), or ``departing``
+    (asked when a score is ``depart_by`` or more points from the median of the other raters' scores
+    on that item, and for a random ``ask_share`` of the other labels; the others' scores are never
+    shown). ``quick_reasons`` are one-click reasons that satisfy a required rationale.
+    """
+
     name: str
     description: str = ""
-    rationale: Literal["required", "optional", "none"] = "optional"
+    rationale: Literal["required", "optional", "none", "departing"] = "optional"
+    quick_reasons: list[str] = Field(default_factory=list, max_length=9)
+    depart_by: int = Field(2, ge=1)
+    ask_share: float = Field(0.2, ge=0.0, le=1.0)
     factors: list[Factor] = Field(min_length=1)
 
     @field_validator("factors")
@@ -70,7 +87,7 @@ class Rubric(BaseModel):
         raise KeyError(factor_id)
 
 
-class RubricError(ValueError):
+class RubricError(ResourceError):
     """A rubric file that cannot be used; the message is one line naming the file and field."""
 
 
@@ -85,26 +102,18 @@ def parse_rubric(data: object, source: str = "rubric") -> Rubric:
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise RubricError(f"{source}: field '{where}': {err['msg']}") from None
+        raise RubricError(f"{source}: {validation_message(exc)}") from None
 
 
 def load_rubric(path_or_name: str | Path) -> Rubric:
-    """Load a rubric from a YAML file, or a built-in rubric by name (e.g. ``mental-health-response``)."""
-    path = Path(path_or_name)
-    if not path.exists():
-        builtins = builtin_rubrics()
-        if str(path_or_name) in builtins:
-            path = builtins[str(path_or_name)]
-        else:
-            raise RubricError(f"{path_or_name}: no such rubric file (built-in rubrics: {', '.join(sorted(builtins))})")
+    """Load a rubric from a YAML file, or a built-in rubric by name (e.g. ``mental-health-response``).
+
+    Raises:
+        RubricError: one line naming the file (or name) and what is wrong.
+    """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise RubricError(f"{path}:{line} is not valid YAML") from None
-    if not isinstance(data, dict):
-        raise RubricError(f"{path}: expected a mapping with 'name' and 'factors'")
-    return parse_rubric(data, str(path))
+        return load_resource("rubrics", path_or_name, Rubric)
+    except RubricError:
+        raise
+    except ResourceError as exc:
+        raise RubricError(str(exc)) from None

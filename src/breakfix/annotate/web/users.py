@@ -8,10 +8,11 @@ import re
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .db import User, WebSession
-from .security import MIN_PASSWORD_LEN, bcrypt_rounds, check_password, hash_password
+from .db import Invite, User, WebSession
+from .security import MIN_PASSWORD_LEN, bcrypt_rounds, check_password, hash_password, new_token, token_hash
 
 ROLES = ("owner", "annotator")
+INVITE_MAX_AGE_S = 14 * 24 * 3600
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -92,3 +93,48 @@ def authenticate(db: Session, name: str, password: str) -> User | None:
     ok = check_password(password, hashed)
     return user if ok and user is not None else None
 
+
+
+def create_invite(db: Session, name: str) -> str:
+    """Create annotator ``name`` (no usable password yet) and a one-time invitation token for them.
+
+    Returns:
+        The token; the link is ``/invite/<token>``. Only its hash is stored.
+    """
+    if not _NAME.match(name):
+        raise UserInputError(f"user name {name!r}: use letters, digits, '_', '.', '-' (max 64)")
+    if get_user(db, name) is not None:
+        raise UserInputError(f"user {name!r} already exists")
+    # A random password nobody knows: the account cannot be used until the invitation is accepted.
+    user = User(name=name, role="annotator", password_hash=hash_password(new_token()))
+    db.add(user)
+    db.flush()
+    token = new_token()
+    db.add(Invite(token_hash=token_hash(token), user_id=user.id))
+    db.commit()
+    return token
+
+
+def invite_user(db: Session, token: str) -> User | None:
+    """The user an unused, unexpired invitation is for, else None."""
+    from datetime import datetime, timezone
+
+    inv = db.get(Invite, token_hash(token))
+    if inv is None or inv.used:
+        return None
+    created = inv.created_at if inv.created_at.tzinfo else inv.created_at.replace(tzinfo=timezone.utc)
+    if (datetime.now(timezone.utc) - created).total_seconds() > INVITE_MAX_AGE_S:
+        return None
+    return inv.user
+
+
+def redeem_invite(db: Session, token: str, password: str) -> User:
+    """Set the invited user's password and use the invitation up."""
+    user = invite_user(db, token)
+    if user is None:
+        raise UserInputError("this invitation link is unknown, used or expired")
+    set_password(db, user.name, password)
+    inv = db.get(Invite, token_hash(token))
+    inv.used = True
+    db.commit()
+    return user

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...io import Ratings
-from ..db import Label, WebSession
+from ..db import Label, Project, WebSession
 from ..deps import get_db, item_or_404, owner_only, project_or_404, render, state
-from ..export import label_records, long_frame
+from ..export import long_frame
 from ..labelling import disagreements, progress, rubric_of
 from ..projects import list_projects
 from ..users import list_users
@@ -77,20 +77,28 @@ def owner_dashboard(request: Request, pid: int, sess: WebSession = Depends(owner
 def owner_report(request: Request, pid: int, sess: WebSession = Depends(owner_only),
                  db: Session = Depends(get_db)) -> Response:
     """The library's full disagreement report on this project's labels (severity, orientations,
-    halo, items that divide raters)."""
-    from ... import report
-
-    project = project_or_404(db, pid)
-    df = long_frame(label_records(db, project))
-    if df.empty or df["rater"].nunique() < 2 or df["unit"].nunique() < 3:
-        return render(request, "error.html", {"status": 409, "detail": "The disagreement report needs labels from "
-                                              "two or more raters on three or more items."}, status=409, sess=sess)
-    texts = {it.external_id: it.response for it in project.items}
-    df = df.assign(value=df["value"].astype(float), response=df["unit"].map(texts))
-    ctx = report.build_context(Ratings(df=df, path=project.name, numeric=True), n_boot=300, n_perm=200)
-    resp = HTMLResponse(report.render(ctx))
+    halo, items that divide raters); recomputed only when the labels changed."""
+    out = state(request).report.get(db, project_or_404(db, pid))
+    if not out["available"]:
+        return render(request, "error.html", {"status": 409, "detail": out["message"]}, status=409, sess=sess)
+    resp = HTMLResponse(out["html"])
     resp.headers["Content-Security-Policy"] = REPORT_CSP
     return resp
+
+
+def report_html(project: Project, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The disagreement report of a project's label records, as ``{"available", "message", "html"}``."""
+    from ... import report
+
+    df = long_frame(records)
+    if df.empty or df["rater"].nunique() < 2 or df["unit"].nunique() < 3:
+        return {"available": False, "html": "",
+                "message": "The disagreement report needs labels from two or more raters on three or more items."}
+    texts = {it.external_id: it.response for it in project.items}
+    df = df.assign(value=df["value"].astype(float), response=df["unit"].map(texts))
+    # Fewer resamples than the CLI's default: the owner waits for this page.
+    ctx = report.build_context(Ratings(df=df, path=project.name, numeric=True), n_boot=200, n_perm=100)
+    return {"available": True, "message": "", "html": report.render(ctx)}
 
 
 @router.get("/owner/projects/{pid}/items/{iid}", response_class=HTMLResponse)

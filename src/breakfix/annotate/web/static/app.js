@@ -1,6 +1,6 @@
-// breakfix annotation app: keyboard labelling and the owner's live agreement table.
-// Loaded as a static file because the Content-Security-Policy forbids inline script.
-// It never inserts HTML: text from the server is written with textContent only.
+// breakfix annotation app: keyboard labelling, drafts, the rationale check, adjudication helpers
+// and the owner's live agreement table. Loaded as a static file because the Content-Security-Policy
+// forbids inline script. It never inserts HTML: text from the server is written with textContent.
 (function () {
   "use strict";
 
@@ -9,36 +9,96 @@
     const tag = el.tagName;
     return tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && el.type !== "radio" && el.type !== "checkbox");
   }
+  function announce(text) {
+    const live = document.getElementById("announce");
+    if (live) { live.textContent = ""; window.setTimeout(function () { live.textContent = text; }, 30); }
+  }
+
+  // ------------------------------------------------------------------ drafts
+  // Choices are sent to the server as they change (debounced), before n/p navigation, and when the
+  // page is left, so nothing chosen is lost. The server keeps one draft per rater and item.
+  function setupDrafts(form) {
+    const url = form.dataset.draftUrl;
+    const state = document.getElementById("draft-state");
+    let dirty = false, timer = null, pending = null;
+    function send(beacon) {
+      if (!dirty) return pending || Promise.resolve();
+      dirty = false;
+      const body = new FormData(form);
+      if (beacon && navigator.sendBeacon) { navigator.sendBeacon(url, body); return Promise.resolve(); }
+      pending = fetch(url, { method: "POST", body: body, credentials: "same-origin", keepalive: true })
+        .then(function (r) { if (state && r.ok) state.textContent = "Draft kept"; })
+        .catch(function () { dirty = true; })
+        .finally(function () { pending = null; });
+      return pending;
+    }
+    function changed() {
+      dirty = true;
+      if (state) state.textContent = "";
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () { send(false); }, 400);
+    }
+    form.addEventListener("change", changed);
+    form.addEventListener("input", changed);
+    form.addEventListener("submit", function () { dirty = false; window.clearTimeout(timer); });
+    window.addEventListener("pagehide", function () { if (dirty) send(true); });
+    return { flush: function () { window.clearTimeout(timer); return send(false); } };
+  }
 
   // ------------------------------------------------------------------ labelling
   function setupLabelling(form) {
     const factors = Array.from(form.querySelectorAll("fieldset.factor"));
     const rationale = form.querySelector("textarea[name=rationale]");
+    const reasons = document.getElementById("quick-reasons");
+    const reasonBoxes = reasons ? Array.from(reasons.querySelectorAll("input[type=checkbox]")) : [];
+    const drafts = setupDrafts(form);
     if (!factors.length) return;
     let current = 0;
+    let onReasons = false;
 
+    function needRationale() { return rationale && rationale.dataset.need === "required"; }
+    function hasRationale() {
+      return (rationale && rationale.value.trim() !== "") || reasonBoxes.some(function (b) { return b.checked; });
+    }
     function mark() {
-      factors.forEach(function (f, i) { f.classList.toggle("active", i === current); });
+      factors.forEach(function (f, i) { f.classList.toggle("active", !onReasons && i === current); });
     }
     function radios(i) { return Array.from(factors[i].querySelectorAll("input[type=radio]")); }
+    // Focus goes to the factor's group, not to a radio: a focused radio looked like a chosen answer.
     function focusFactor(i) {
+      onReasons = false;
       current = Math.max(0, Math.min(factors.length - 1, i));
-      const rs = radios(current);
-      const target = rs.find(function (r) { return r.checked; }) || rs[0];
-      if (target) target.focus({ preventScroll: false });
+      const checked = radios(current).find(function (r) { return r.checked; });
+      (checked || factors[current]).focus({ preventScroll: true });
+      factors[current].scrollIntoView({ block: "nearest" });
       mark();
+    }
+    function focusReasons() {
+      onReasons = true;
+      reasons.focus({ preventScroll: true });
+      reasons.scrollIntoView({ block: "nearest" });
+      mark();
+    }
+    function afterLastFactor() {
+      if (needRationale() && !hasRationale()) {
+        if (reasons) focusReasons(); else rationale.focus();
+      }
     }
     function choose(value) {
       const r = radios(current).find(function (x) { return Number(x.value) === value; });
       if (!r) return false;
       r.checked = true;
-      if (current + 1 < factors.length) {
-        focusFactor(current + 1);
-      } else if (rationale && !rationale.value.trim() && rationale.required) {
-        rationale.focus();
-      } else {
-        r.focus();
-      }
+      r.dispatchEvent(new Event("change", { bubbles: true }));
+      announce(factors[current].querySelector("legend").textContent + ": " + value);
+      if (current + 1 < factors.length) focusFactor(current + 1); else afterLastFactor();
+      return true;
+    }
+    function toggleReason(k) {
+      const box = reasonBoxes[k - 1];
+      if (!box) return false;
+      box.checked = !box.checked;
+      box.dispatchEvent(new Event("change", { bubbles: true }));
+      announce(box.parentElement.textContent.trim() + (box.checked ? " ticked" : " unticked"));
       return true;
     }
     function step(delta) {
@@ -46,16 +106,44 @@
       let idx = rs.findIndex(function (r) { return r.checked; });
       idx = idx < 0 ? (delta > 0 ? 0 : rs.length - 1) : Math.max(0, Math.min(rs.length - 1, idx + delta));
       rs[idx].checked = true;
+      rs[idx].dispatchEvent(new Event("change", { bubbles: true }));
       rs[idx].focus();
     }
     function go(id) {
       const link = document.getElementById(id);
-      if (link) window.location.assign(link.href);
+      if (link) drafts.flush().then(function () { window.location.assign(link.href); });
     }
+    function showError(el, text) {
+      el.textContent = text; el.hidden = false;
+    }
+    // Checked before the form is sent: a message on the page (announced), never only a tooltip.
+    function validate() {
+      const client = document.getElementById("client-error");
+      const missing = factors.filter(function (f) { return !f.querySelector("input:checked"); });
+      if (missing.length) {
+        showError(client, "Choose a value for: " + missing.map(function (f) { return f.querySelector("legend").textContent; }).join(", "));
+        focusFactor(factors.indexOf(missing[0]));
+        return false;
+      }
+      client.hidden = true;
+      const rerr = document.getElementById("rationale-error");
+      if (needRationale() && !hasRationale()) {
+        rerr.hidden = false;
+        if (reasons) focusReasons(); else rationale.focus();
+        return false;
+      }
+      if (rerr) rerr.hidden = true;
+      return true;
+    }
+    form.addEventListener("submit", function (e) { if (!validate()) e.preventDefault(); });
 
     factors.forEach(function (f, i) {
-      f.addEventListener("focusin", function () { current = i; mark(); });
-      f.addEventListener("click", function () { current = i; mark(); });
+      f.addEventListener("focusin", function () { current = i; onReasons = false; mark(); });
+      f.addEventListener("click", function () { current = i; onReasons = false; mark(); });
+    });
+    if (reasons) reasons.addEventListener("focusin", function () { onReasons = true; mark(); });
+    document.querySelectorAll("#prev-link, #next-link").forEach(function (a) {
+      a.addEventListener("click", function (e) { e.preventDefault(); go(a.id); });
     });
 
     document.addEventListener("keydown", function (e) {
@@ -74,17 +162,19 @@
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       if (t && t.form && t.form !== form) return;  // e.g. the log-out button
       if (/^[0-9]$/.test(e.key)) {
-        if (choose(Number(e.key))) e.preventDefault();
+        const done = onReasons ? toggleReason(Number(e.key)) : choose(Number(e.key));
+        if (done) e.preventDefault();
       } else if (e.key === "ArrowDown") {
-        e.preventDefault(); focusFactor(current + 1);
+        e.preventDefault();
+        if (!onReasons && current + 1 >= factors.length && reasons) focusReasons(); else focusFactor(onReasons ? current : current + 1);
       } else if (e.key === "ArrowUp") {
-        e.preventDefault(); focusFactor(current - 1);
-      } else if (e.key === "ArrowRight") {
+        e.preventDefault(); focusFactor(onReasons ? factors.length - 1 : current - 1);
+      } else if (e.key === "ArrowRight" && !onReasons) {
         e.preventDefault(); step(1);
-      } else if (e.key === "ArrowLeft") {
+      } else if (e.key === "ArrowLeft" && !onReasons) {
         e.preventDefault(); step(-1);
       } else if (e.key === "Enter") {
-        if (t && (t.tagName === "A" || (t.tagName === "BUTTON" && t.form !== form))) return;
+        if (t && (t.tagName === "A" || t.tagName === "SUMMARY" || (t.tagName === "BUTTON" && t.form !== form))) return;
         e.preventDefault();
         form.requestSubmit();
       } else if (e.key === "n") {
@@ -98,6 +188,24 @@
 
     const firstEmpty = factors.findIndex(function (f) { return !f.querySelector("input:checked"); });
     focusFactor(firstEmpty < 0 ? 0 : firstEmpty);
+    window.scrollTo(0, 0);
+    const err = document.getElementById("form-error");
+    if (err && /Rationale/.test(err.textContent)) { if (reasons) focusReasons(); else if (rationale) rationale.focus(); }
+  }
+
+  // ------------------------------------------------------------------ adjudication: take a rater's values
+  function setupTake() {
+    document.querySelectorAll("button[data-take]").forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        const values = JSON.parse(btn.dataset.take);
+        const form = btn.closest("form");
+        Object.keys(values).forEach(function (fid) {
+          const r = form.querySelector('input[name="f_' + CSS.escape(fid) + '"][value="' + String(Number(values[fid])) + '"]');
+          if (r) r.checked = true;
+        });
+        announce(btn.textContent.trim() + ": values copied");
+      });
+    });
   }
 
   // ------------------------------------------------------------------ owner: live agreement
@@ -142,7 +250,10 @@
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.getElementById("label-form");
     if (form) setupLabelling(form);
+    setupTake();
     const live = document.getElementById("live");
     if (live) setupLive(live);
+    const saved = document.getElementById("saved");
+    if (saved) announce(saved.textContent);
   });
 })();
