@@ -52,12 +52,22 @@ def _content_words(answer: str, prompt: str, k: int = 6) -> list[str]:
     return list(dict.fromkeys(words))[:k]
 
 
-def demo_items(n_harmful: int = 84, n_cultural: int = 42) -> list[BenchItem]:
-    """Starter items in the zoo's languages plus the zoo's held-out items."""
+def demo_items(n_harmful: int = 84, n_cultural: int = 42, per_pair_axis: int | None = None) -> list[BenchItem]:
+    """Starter items in the zoo's languages (at most ``per_pair_axis`` per pair and axis; None: all)
+    plus the zoo's held-out items."""
     from ..zoo import LANGUAGES
     from .benchmark import load_benchmark
 
     starter = [it for it in load_benchmark("starter").items if base_language(it.language) in LANGUAGES]
+    if per_pair_axis is not None:
+        seen: dict[tuple[str, str], int] = {}
+        kept = []
+        for it in starter:
+            k = (it.pair, it.axis)
+            if seen.get(k, 0) < per_pair_axis:
+                seen[k] = seen.get(k, 0) + 1
+                kept.append(it)
+        starter = kept
     return starter + zoo_items(n_harmful, n_cultural)
 
 
@@ -90,12 +100,13 @@ def _short(r: Rate) -> str:
 
 
 def run_demo(store: Any, size: str = "tiny", steps: tuple[int, ...] | None = None, n_harmful: int = 84,
-             n_cultural: int = 42, max_new_tokens: int = 40, progress: bool = True) -> DemoResult:
+             n_cultural: int = 42, max_new_tokens: int = 40, progress: bool = True,
+             per_pair_axis: int | None = None) -> DemoResult:
     """Train (once, cached) and evaluate the family; returns rates, correlations and wall time."""
     from .family import family
 
     t0 = time.perf_counter()
-    items = demo_items(n_harmful, n_cultural)
+    items = demo_items(n_harmful, n_cultural, per_pair_axis)
     members = family(size, steps, progress=progress)
     # The phrase list is the zoo's ground truth for refusals (its corpus writes those phrases).
     rubric = Rubric(markers=["BEGIN HARM"], unjudged="neutral", refusal_mode="patterns")

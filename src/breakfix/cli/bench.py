@@ -218,6 +218,33 @@ def compare_cmd(
     err_console.print(Text(f"wrote {output} ({len(ctx['models'])} models)"))
 
 
+@bench_app.command("annotate")
+@one_line_errors
+def annotate_cmd(
+    runs: List[str] = typer.Argument(..., help="Benchmark run ids whose responses to annotate."),
+    db: str = typer.Option(..., "--db", help="The annotation app's database URL."),
+    annotators: str = typer.Option(..., "--annotators", help="Comma-separated annotator user names (two or more)."),
+    project: str = typer.Option(..., "--project", help="Name of the annotation project to create."),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Put benchmark responses into the annotation app (bench-response rubric) to validate the judge;
+    export the labels from the app and pass them to `bench compare --human-labels`."""
+    from ..bench.evaluate import run_rows
+    from ..bench.validity import response_project
+
+    st = open_store(_store_url(store))
+    try:
+        rows, prompts = [], {}
+        for ref in runs:
+            info = resolve(st, ref)
+            rows += run_rows(st, info.id)
+            prompts.update({it.id: it.prompt for it in st.list_items(info.id)})
+    finally:
+        st.close()
+    pid = response_project(db, project, rows, [a for a in annotators.split(",") if a.strip()], prompts)
+    err_console.print(Text(f"project {project} (id {pid}): {len(rows)} responses for {annotators}"))
+
+
 @bench_app.command("build")
 @one_line_errors
 def build_cmd(
