@@ -89,6 +89,7 @@ def _objective_value(scores: list[dict[str, Any]]) -> float:
 
 def group_values(row: dict[str, Any], plugin: str, group_by: Sequence[str]) -> dict[str, str]:
     """The values of ``group_by`` for one attempt row (``family`` is the attack plugin)."""
+    # the same normalisation for a stored row and a Store.rates group (which has "" for no category)
     values = {"family": plugin, "attack": row.get("attack") or "", "converters": row.get("converters") or "",
               "language": row.get("language") or "", "category": row.get("category") or "uncategorised",
               "target": row.get("target") or ""}
@@ -128,29 +129,52 @@ def _evidence(row: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str, An
     return ev
 
 
-def group_attempts(rows: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]], group_by: Sequence[str],
+def group_attempts(successes: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]],
+                   answered: Iterable[dict[str, Any]], group_by: Sequence[str],
                    config: dict[str, Any] | None = None) -> list[_Group]:
-    """Group attempt rows (``Store.iter_attempt_rows``) by ``group_by``; answered attempts count in
-    their group, successful ones are candidates for its best evidence. Benign items are left out:
-    they measure over-refusal, not weaknesses an attacker exploits."""
-    groups: dict[tuple[str, ...], _Group] = {}
+    """Group a run's successful attempts by ``group_by``.
+
+    Args:
+        successes: ``(row, scores)`` of the successful attempts (``Store.iter_attempt_rows(run,
+            success=True)``); failed requests and benign items are skipped — benign items measure
+            over-refusal, not weaknesses an attacker exploits.
+        answered: answered-attempt counts per (attack, converters, language, category, target, kind)
+            (``Store.rates``' rows, key ``ok``): each group's denominator, counted in SQL so a large
+            run is not read twice.
+        group_by: keys among :data:`GROUP_KEYS`.
+        config: the run's stored config (to find the plugin behind an attack label).
+
+    Returns:
+        The groups with at least one success.
+    """
     plugins: dict[str, str] = {}
-    for row, scores in rows:
+
+    def plugin_of(label: str) -> str:
+        if label not in plugins:
+            plugins[label] = attack_plugin(label, config)
+        return plugins[label]
+
+    groups: dict[tuple[str, ...], _Group] = {}
+    for row, scores in successes:
         if row.get("status") != "ok" or (row.get("metadata") or {}).get("kind") == "benign":
             continue
-        label = row.get("attack") or ""
-        plugin = plugins.get(label) or plugins.setdefault(label, attack_plugin(label, config))
+        plugin = plugin_of(row.get("attack") or "")
         values = group_values(row, plugin, group_by)
         key = tuple(values[k] for k in group_by)
         g = groups.get(key) or groups.setdefault(key, _Group(key=key, values=values, plugin=plugin))
-        g.answered += 1
-        if row.get("success"):
-            g.successes += 1
-            g.attempt_ids.append(row["id"])
-            rank = (-_objective_value(scores), int(row.get("target_calls") or 0), int(row.get("seq") or 0))
-            if g.best is None or rank < g.best[0]:
-                g.best = (rank, row, scores)
-    return [g for g in groups.values() if g.successes]
+        g.successes += 1
+        g.attempt_ids.append(row["id"])
+        rank = (-_objective_value(scores), int(row.get("target_calls") or 0), int(row.get("seq") or 0))
+        if g.best is None or rank < g.best[0]:
+            g.best = (rank, row, scores)
+    for r in answered:
+        if r.get("kind") == "benign":
+            continue
+        values = group_values(r, plugin_of(r.get("attack") or ""), group_by)
+        g = groups.get(tuple(values[k] for k in group_by))
+        if g is not None:
+            g.answered += int(r.get("ok") or 0)
+    return list(groups.values())
 
 
 def group_finding(run_id: str, g: _Group, group_by: Sequence[str], *, operation: Any = None,
@@ -199,7 +223,8 @@ def derive_findings(store: Any, run_id: str, group_by: Sequence[str] = DEFAULT_G
     if run is None:
         raise ValueError(f"no run {run_id!r} in the store")
     op, sev = run_operation(run.config)
-    groups = group_attempts(store.iter_attempt_rows(run_id), keys, run.config)
+    answered = store.rates(run_id, by=["attack", "converters", "language", "category", "target", "kind"])
+    groups = group_attempts(store.iter_attempt_rows(run_id, success=True), answered, keys, run.config)
     existing = {f.id: f for f in store.list_findings(run_id)}
     out = []
     for g in groups:
