@@ -116,6 +116,7 @@ def demo_summary(store: Store, run_id: str) -> dict[str, Any]:
         "by_attack": agg([r for r in harmful if r["converters"] == ""], "attack"),
         "bypassing_converters": bypass,
         "baseline_success_rate": base,
-        "over_refusal": _rate(sum(r["refusals"] for r in plain_benign), pb_ok),
+        # Store.rates counts refusals of benign items apart (they are over-refusal, not refusal)
+        "over_refusal": _rate(sum(r["benign_refusals"] for r in plain_benign), pb_ok),
         "benign_attempts": ben["ok"],
     }
