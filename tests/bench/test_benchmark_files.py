@@ -123,3 +123,15 @@ def test_starter_copy_with_one_broken_file_still_loads_the_rest(tmp_path: Path) 
     b = load_benchmark(dst, verify=False)
     assert len(b.items) == 180 and len(b.problems) == 1
     assert "ko-KR.yaml:1: not UTF-8" in b.problems[0]
+
+
+def test_starter_passes_the_form_and_near_duplicate_gates() -> None:
+    from breakfix.bench.gates import NearDuplicates, form_gate
+
+    b = load_benchmark("starter")
+    nd = NearDuplicates(0.7)
+    failed = [(i.id, g.detail) for i in b.items for g in (form_gate(i.prompt), nd.check(i.id, i.prompt)) if not g.passed]
+    assert failed == []
+    # The gate itself catches a near copy of a starter item (one word changed).
+    first = b.items[0]
+    assert not nd.check("copy", first.prompt.replace(first.prompt.split()[1], "X", 1)).passed
