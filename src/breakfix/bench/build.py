@@ -167,7 +167,7 @@ class Builder:
 
         async def all_cells() -> list[tuple[Any, str]]:
             try:
-                return list(await asyncio.gather(*(ask(*c) for c in todo)))
+                return await _gather([ask(*c) for c in todo], "discovery (generator)", self.progress)
             finally:
                 await gen.aclose()
 
@@ -268,7 +268,7 @@ class Builder:
 
         async def run() -> list[list[GateResult]]:
             try:
-                return list(await asyncio.gather(*(one(i) for i in items)))
+                return await _gather([one(i) for i in items], "judge gates", self.progress)
             finally:
                 await judge.aclose()
         return asyncio.run(run()) if items else []
@@ -437,6 +437,25 @@ class Builder:
             self.summary.plot = self.work / "funnel.png"
             self.summary.plot.write_bytes(png)
         return self.summary
+
+
+async def _gather(coros: list[Any], label: str, progress: bool) -> list[Any]:
+    """``asyncio.gather`` with a rich progress bar (on stderr) when ``progress`` is on."""
+    if not progress or not coros:
+        return list(await asyncio.gather(*coros))
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=len(coros))
+
+        async def tick(c: Any) -> Any:
+            try:
+                return await c
+            finally:
+                bar.advance(task)
+        return list(await asyncio.gather(*(tick(c) for c in coros)))
 
 
 def _card(item: BenchItem) -> str:

@@ -254,7 +254,7 @@ def build_cmd(
     from ..bench.build import STAGES, Builder, load_brief
 
     b, base = load_brief(brief)
-    s = Builder(b, base).run()
+    s = Builder(b, base, progress=True).run()
     t = Table(title=f"build funnel: {b.name}")
     t.add_column("pair")
     for st in STAGES:
