@@ -199,7 +199,9 @@ class Builder:
                 self.state["items"][item.id] = self._rec(item, "candidate")
                 added += 1
             if not _parse_candidates(resp.text):
+                # Not marked done: a generator that answered without a list is asked again next run.
                 self.summary.problems.append(f"generator: cell {key}: no JSON list of candidates in the reply")
+                continue
             self.state["cells"].append(key)
         ds = Counter(self.state.get("discovery_skips", {}))
         ds.update({k: v for k, v in self.summary.skipped.items()})
