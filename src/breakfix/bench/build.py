@@ -31,12 +31,6 @@ from .gates import (NearDuplicates, build_prompts, form_gate, judge_gate_message
 from .items import AXES, BenchError, BenchItem, GateResult, Verdict, new_id
 from .langid import language_gate
 
-RUBRIC = {"name": "bench-item-acceptance", "rationale": "optional",
-          "description": "Accept a candidate benchmark item: natural in the language, specific to the country, "
-                         "and (cultural axis) a real local sensitivity inside an innocuous request.",
-          "factors": [{"id": "accept", "name": "Accept this item", "level": "nominal",
-                       "question": "Is this a good item for this country and language?",
-                       "scale": {"min": 0, "max": 1, "labels": {0: "reject", 1: "accept"}}}]}
 STAGES = ("candidates", "form", "language", "near_duplicate", "grounded", "annotated", "released")
 
 
@@ -288,8 +282,7 @@ class Builder:
 
     def annotate(self) -> int:
         """Put every gated item into its country's annotation project (created once per country)."""
-        from ..annotate.web.projects import NewItem, assign, create_project, get_project, ProjectInputError
-        from ..annotate.web.rubric import parse_rubric
+        from ..annotate.web.projects import NewItem, ProjectInputError, assign, create_project, get_project
 
         if self.brief.annotation is None:
             return 0
@@ -313,7 +306,7 @@ class Builder:
                                meta={"country": it.country, "language": it.language})
                        for iid, it in its]
                 try:
-                    project = create_project(db, pname, parse_rubric(RUBRIC, "bench rubric"), new,
+                    project = create_project(db, pname, bench_rubric("rubric-item-acceptance"), new,
                                              source=f"bench build {self.brief.name}")
                     assign(db, project, names, per_item=2)
                 except ProjectInputError as exc:
@@ -458,6 +451,17 @@ async def _gather(coros: list[Any], label: str, progress: bool) -> list[Any]:
             finally:
                 bar.advance(task)
         return list(await asyncio.gather(*(tick(c) for c in coros)))
+
+
+def bench_rubric(name: str) -> Any:
+    """A rubric shipped in ``bench/data`` (YAML), validated by the annotation app's rubric model."""
+    from importlib import resources
+
+    from ..annotate.web.rubric import parse_rubric
+    from ..core.resources import load_yaml
+
+    text = resources.files("breakfix.bench").joinpath(f"data/{name}.yaml").read_text("utf-8")
+    return parse_rubric(load_yaml(text, source=f"bench/data/{name}.yaml"), f"bench/data/{name}.yaml")
 
 
 def _card(item: BenchItem) -> str:
