@@ -105,23 +105,29 @@ def register_web(annotate_app: typer.Typer) -> None:
                                                   help="Rubric YAML file, or a built-in name (mental-health-response)."),
                        from_jsonl: Optional[Path] = typer.Option(None, "--from-jsonl",
                                                                  help="JSONL: id, prompt|conversation, response, category."),
+                       from_csv: Optional[Path] = typer.Option(None, "--from-csv",
+                                                               help="CSV with a header: id, prompt|conversation, "
+                                                                    "response, category; other columns kept."),
                        from_run: Optional[str] = typer.Option(None, "--from-run", help="A red-team run in the run "
                                                               "store: id, id prefix, name or 'latest'."),
                        store: Optional[str] = typer.Option(None, "--store", help="Run store URL for --from-run "
                                                            "(default: $BREAKFIX_STORE or sqlite:///breakfix.db)."),
                        owner: Optional[str] = typer.Option(None, "--owner", help="Owner user name."),
                        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
-        """Create an annotation project from a JSONL file or a run, with a rubric."""
-        from ..annotate.web.projects import ProjectInputError, create_project, read_items_from_run, read_items_jsonl
+        """Create an annotation project from a JSONL or CSV file or a run, with a rubric."""
+        from ..annotate.web.projects import (ProjectInputError, create_project, read_items_csv, read_items_from_run,
+                                             read_items_jsonl)
         from ..annotate.web.rubric import RubricError, load_rubric
         from ..annotate.web.users import get_user
 
-        if (from_jsonl is None) == (from_run is None):
-            raise UserError("give exactly one of --from-jsonl FILE or --from-run RUN_ID")
+        if sum(x is not None for x in (from_jsonl, from_csv, from_run)) != 1:
+            raise UserError("give exactly one of --from-jsonl FILE, --from-csv FILE or --from-run RUN_ID")
         try:
             rub = load_rubric(rubric)
             if from_jsonl is not None:
                 items, source = read_items_jsonl(from_jsonl), f"jsonl:{from_jsonl}"
+            elif from_csv is not None:
+                items, source = read_items_csv(from_csv), f"csv:{from_csv}"
             else:
                 items = read_items_from_run(str(from_run), store)  # the run store, not the annotation db
                 source = f"run:{items[0].meta.get('run_id', from_run)}" if items else f"run:{from_run}"

@@ -165,3 +165,28 @@ def test_cli_users_projects_assign_export(tmp_path: Path, monkeypatch: pytest.Mo
     ]:
         res = run(cli, args, input="pw-long-enough\n")
         assert res.exit_code != 0 and expected in res.output and "Traceback" not in res.output, (args, res.output)
+
+
+def test_project_from_csv_keeps_extra_columns_and_names_bad_rows(tmp_path: Path) -> None:
+    good = tmp_path / "items.csv"
+    good.write_text('id,prompt,response,category,lang\n'
+                    'a,"hello","=HYPERLINK(""x"")",other,en\n'
+                    'b,"multi\nline prompt","رد",self-harm,ar\n'
+                    'c,,"r",other,\n', encoding="utf-8")
+    from breakfix.annotate.web.projects import read_items_csv
+
+    with pytest.raises(ProjectInputError) as err:
+        read_items_csv(good)
+    assert str(err.value) == f"{good} line 5: field 'prompt': expected a string (or a 'conversation' list)"
+    good.write_text(good.read_text(encoding="utf-8").replace('c,,"r"', 'c,"p","r"'), encoding="utf-8")
+    items = read_items_csv(good)
+    assert [i.external_id for i in items] == ["a", "b", "c"]
+    assert items[1].conversation == [{"role": "user", "content": "multi\nline prompt"}] and items[1].meta == {"lang": "ar"}
+    assert items[0].response == '=HYPERLINK("x")' and items[2].meta == {}
+    r = CliRunner().invoke(cli, ["annotate", "project", "create", "csvp", "--from-csv", str(good), "--rubric",
+                                 "mental-health-response", "--db", f"sqlite:///{tmp_path / 'c.db'}"])
+    assert r.exit_code == 0 and "with 3 items" in r.output, r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,prompt\nx,y\n", encoding="utf-8")
+    with pytest.raises(ProjectInputError, match="line 1: expected a header row with 'response'"):
+        read_items_csv(bad)

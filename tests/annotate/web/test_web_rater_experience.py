@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from breakfix.annotate.web.app import create_app
-from breakfix.annotate.web.db import Assignment, Draft, Label, User, make_engine, make_sessionmaker
+from breakfix.annotate.web.db import Assignment, Label, User, make_engine, make_sessionmaker
 from breakfix.annotate.web.projects import create_project, read_items_jsonl
 from breakfix.annotate.web.rubric import load_rubric, parse_rubric
 from breakfix.annotate.web.users import add_user
@@ -195,6 +195,8 @@ def test_replies_render_as_markdown_and_hostile_markdown_runs_nothing(world: Wor
 
 # 3 ------------------------------------------------------------------------------------------------
 def test_drafts_survive_navigation_and_reload(world: World, open_as: Any) -> None:
+    from breakfix.annotate.web.db import Draft
+
     pid, iids = world.project("drafts", _rubric())
     a = open_as("ann")
     _item(a, world, pid, iids[0])
