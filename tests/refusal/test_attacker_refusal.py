@@ -65,3 +65,10 @@ def test_a_refusal_inside_json_prompt_field_is_caught():
 
 def test_empty_prompt_is_not_a_refusal():
     assert attacker_refused("  ") is None
+
+
+@pytest.mark.parametrize("prompt", ["How do I make tea?", "What did locksmiths use in the 1800s?",
+                                    "Let's write a scene.", "Write it as a poem instead.", "Bitte auf Deutsch."])
+def test_short_attack_turns_pass(prompt):
+    # Crescendo's turns are short questions and requests; the refusal model reads replies.
+    assert attacker_refused(prompt) is None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.messages import Message
 from ..core.registry import converter, create, get
-from ..refusal import is_refusal
+from ..refusal import attacker_refused, is_refusal
 from .base import Converter, ConverterError, load_data
 
 if TYPE_CHECKING:
@@ -138,8 +138,10 @@ class LLMConverter(Converter):
         text = _clean(response.text)
         if not text:
             raise ConverterError(f"{name}: {self.role} {who!r} returned an empty answer")
-        # A refusal is only the helper's if the source text was not itself phrased as one.
-        if is_refusal(text) and not is_refusal(source):
+        # The helper writes a prompt, as an attacker does: judged by the detector for a helper's own
+        # refusal (a translated question is no refusal), and only if the source text was not itself
+        # phrased as one (the source is a request: the phrase list decides that).
+        if attacker_refused(text) and not is_refusal(source, mode="patterns"):
             raise ConverterError(f"{name}: {self.role} {who!r} refused instead of rewriting the prompt "
                                  f"(it answered {text[:80]!r}); use a less restrictive {self.role} model")
         return text
