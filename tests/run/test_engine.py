@@ -153,12 +153,13 @@ async def test_multi_turn_attack_gets_attacker_and_objective_scorer(store):
         attacks=[{"name": "test-records-context", "label": "mt",
                   "attacker": {"name": "red", "type": "scripted", "replies": ["try this"], "cycle": True},
                   "objective_scorer": {"name": "regex", "pattern": "BEGIN"}}],
-        converters=[[]], repeats=1, operation={"system": "bot", "actor": "user", "ttps": ["AML.T0054"]}))
+        converters=[[]], repeats=1, operation={"system": "bot", "actor": "adversarial", "actor_detail": "user",
+                                              "ttps": ["AML.T0054"]}))
     out = await execute(cfg, store, progress=False)
     a = next(store.iter_attempts(out.run_id))
     assert a.attack == "mt" and a.metadata["attacker"] == "red" and a.metadata["attacker_said"] == "try this"
     assert a.metadata["objective"] == "regex" and a.target_calls == 2
-    assert store.get_run(out.run_id).config["operation"]["ttps"] == ["AML.T0054"]
+    assert [t["id"] for t in store.get_run(out.run_id).config["operation"]["ttps"]] == ["AML.T0054"]
 
 
 async def test_sigint_stops_cleanly_and_resume_completes(store):

@@ -119,20 +119,28 @@ def test_an_error_message_that_starts_with_a_newline_is_not_printed_empty():
     import typer
 
     from breakfix.cli.errors import one_line_errors
+    from breakfix.core.errors import BreakfixError
 
     sub = typer.Typer()
 
     @sub.command()
     @one_line_errors
-    def boom() -> None:
-        raise ValueError("\n\\foo\n^\nParseFatalException: Unknown symbol")
+    def boom() -> None:  # matplotlib's mathtext errors start with a newline
+        raise BreakfixError("\n\\foo\n^\nParseFatalException: Unknown symbol")
 
     @sub.command()
     @one_line_errors
     def blank() -> None:
-        raise ValueError("   ")
+        raise BreakfixError("   ")
+
+    @sub.command()
+    @one_line_errors
+    def bug() -> None:
+        raise ValueError("\n\\foo\n^")
 
     r = runner.invoke(sub, ["boom"])
     assert r.exit_code == 2 and "error: \\foo" in r.output
     r = runner.invoke(sub, ["blank"])
-    assert r.exit_code == 2 and "error: ValueError" in r.output
+    assert r.exit_code == 2 and "error: BreakfixError" in r.output
+    r = runner.invoke(sub, ["bug"])
+    assert r.exit_code == 1 and "(ValueError: \\foo)" in r.output

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .attempts import Attempt
+from .errors import BreakfixError
 from .findings import Finding, Severity
 from .items import stable_id
 
@@ -83,6 +84,10 @@ class Operation(BaseModel):
         return self.model_dump(mode="json", exclude={"severity"})
 
 
+class OperationError(BreakfixError, ValueError):
+    """A stored run's operation block does not fit the schema (a run made before it was validated)."""
+
+
 class OperationBlock(Operation):
     """The ``operation:`` block of a run config: the threat-model record plus the severity its
     findings get. The same schema validates the config before a run starts and the record when its
@@ -112,7 +117,7 @@ _DEFAULTS: dict[str, tuple[str, str, Severity]] = {
                            "secret exfiltration or unauthorised tool use", "high"),
     "prompt-extraction": ("system prompt disclosed on request", "disclosure of confidential instructions", "medium"),
 }
-_JAILBREAK = ("safety training does not generalise to this framing", "harmful content produced", "medium")
+_JAILBREAK: tuple[str, str, Severity] = ("safety training does not generalise to this framing", "harmful content produced", "medium")
 
 
 def ttps_for(attack: str, converters: Iterable[str] = ()) -> list[TTP]:
@@ -128,8 +133,7 @@ def ttps_for(attack: str, converters: Iterable[str] = ()) -> list[TTP]:
     if convs:
         ids += list(CONVERTER_TTPS)
         ids += [f"converter: {c}" for c in convs]
-    seen: set[str] = set()
-    return [TTP.of(i) for i in ids if not (i in seen or seen.add(i))]
+    return [TTP.of(i) for i in dict.fromkeys(ids)]  # first occurrence of each, in order
 
 
 def default_operation(attack: str, converters: Iterable[str] = (), system: str = "") -> Operation:
@@ -203,7 +207,7 @@ def run_operation(config: dict[str, Any] | None) -> tuple[Operation | None, Seve
         full = OperationBlock.model_validate(block)
     except ValidationError as exc:
         e = exc.errors()[0]
-        raise ValueError(f"run config operation.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+        raise OperationError(f"run config operation.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
     op = Operation.model_validate(full.model_dump(exclude={"severity"}))
     return op, full.severity
 

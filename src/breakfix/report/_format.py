@@ -23,4 +23,14 @@ def rate_ci(rate: float | None, ci: Sequence[float] | None) -> str:
     return f"{100 * rate:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}]"
 
 
-__all__ = ["pct", "rate_ci", "NONE"]
+def wilson_ci(k: int, n: int) -> tuple[float, float] | None:
+    """The Wilson 95 % interval of ``k`` of ``n`` (``None`` when ``n`` is 0)."""
+    from ..bench.metrics import wilson
+
+    if not n:
+        return None
+    w = wilson(k, n)
+    return (w.lo, w.hi)
+
+
+__all__ = ["pct", "rate_ci", "wilson_ci", "NONE"]

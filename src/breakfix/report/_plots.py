@@ -87,6 +87,7 @@ def heatmap(rows: Sequence[dict[str, Any]]) -> str | None:
     import numpy as np
 
     attacks, convs, rate, count = heatmap_matrix(rows)
+    ci = {(r["attack"], r["converters"] or NO_CONVERTER): r.get("success_ci") for r in rows}
     grid = np.array([[np.nan if v is None else v for v in row] for row in rate], dtype=float)
     fig, ax = _figure(max(4.5, 1.1 * len(convs) + 2.5), max(2.2, 0.55 * len(attacks) + 1.4))
     cmap = _cmap()
@@ -101,10 +102,13 @@ def heatmap(rows: Sequence[dict[str, Any]]) -> str | None:
                 if count[i][j]:
                     v = grid[i, j]
                     txt = "n/a" if np.isnan(v) else f"{100 * v:.0f}%"
+                    lo_hi = ci.get((attacks[i], convs[j]))
+                    if lo_hi:  # the cell's Wilson 95 % interval under its rate
+                        txt += f"\n[{100 * lo_hi[0]:.0f}–{100 * lo_hi[1]:.0f}]"
                     ax.text(j, i, f"{txt}\nn={count[i][j]}", ha="center", va="center", fontsize=7,
                             color="white" if (not np.isnan(v) and v > 0.6) else "black")
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="success rate")
-    ax.set_title("Attack success rate by attack × converter")
+    ax.set_title("Attack success rate by attack × converter (Wilson 95 % interval, n)")
     return _data_uri(fig)
 
 

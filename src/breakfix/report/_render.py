@@ -19,10 +19,10 @@ from typing import Any, Callable, Iterator
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from ..store import Store
 from ..run.health import scorer_warnings
+from ..store import Store
 from . import _plots, _queries
-from ._format import rate_ci
+from ._format import rate_ci, wilson_ci
 from ._payload import Payload, build_payload, packed, script_json
 
 # Above this many attempts the data blocks are gzip+base64 (DecompressionStream in the page):
@@ -52,6 +52,7 @@ def _env() -> Environment:
     env.filters["secs"] = _secs
     env.filters["ci"] = lambda row, name: rate_ci(row[f"{name}_rate"], row[f"{name}_ci"])
     env.globals["rate_ci"] = rate_ci
+    env.globals["wilson_ci"] = wilson_ci
     return env
 
 
