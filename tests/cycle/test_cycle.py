@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from breakfix.cycle.db import CycleDB
-from breakfix.cycle.demo import demo_config
 from breakfix.cycle.dedup import MIN_CONTAINED, jaccard, normalise, shingles
+from breakfix.cycle.demo import demo_config
 from breakfix.cycle.measure import get
 from breakfix.cycle.report import render_report
 from breakfix.cycle.runner import run_cycle
 from breakfix.store import Store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # minutes on a quiet CPU, much longer on a shared one
 
 
 @pytest.fixture(scope="module")

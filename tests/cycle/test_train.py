@@ -11,7 +11,7 @@ from breakfix.cycle.curate import Curated, template_reply
 from breakfix.cycle.errors import TrainingFailed
 from breakfix.cycle.train import INFO_FILE, fix, train_info
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # minutes on a quiet CPU, much longer on a shared one
 
 
 @pytest.fixture(scope="module")

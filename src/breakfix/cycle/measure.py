@@ -157,4 +157,4 @@ def compare(prev: dict[str, Any], cur: dict[str, Any], seed: int = 0) -> list[di
 
 def regressions(rows: list[dict[str, Any]]) -> list[str]:
     """Plain statements of what got worse, one per regressed metric."""
-    return [f"{r['label']} got worse: {r['before_text']} -> {r['after_text']}" for r in rows if r["worse"]]
+    return [f"{r['label']} got worse: {r['before_text']} → {r['after_text']}" for r in rows if r["worse"]]
