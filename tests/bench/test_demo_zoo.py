@@ -5,7 +5,8 @@ Measured on this machine with the full demo item set (239 items per model): Pear
 three strongest comply in ar/sw/hi (ASR 37-49 %) with NSR 16-64 %. The test uses a smaller item set
 (77 per model) and asserts what is stable across CPUs: the weakest members are pure generation
 failure, the trained model complies on the unprotected languages, and the correlation is negative
-with a margin (r < -0.5; the measured r on this subset is printed on failure).
+with a margin: on this subset the measured r was -0.81 [-0.98, +0.02] (ASR of `safe` 30.6 %, NSR
+23.4 %), the test asks r < -0.5 (the closing note is printed on failure).
 """
 
 from __future__ import annotations
