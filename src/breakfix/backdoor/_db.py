@@ -7,15 +7,13 @@ of samples, tens of candidates), portable across SQLite and Postgres.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Column, DateTime, ForeignKey, MetaData, String, Table, create_engine, delete,
-                        event, insert, select, update)
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, MetaData, String, Table, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
-DEFAULT_URL = "sqlite:///breakfix.db"
+from ..core.db import make_engine, resolve_url
 
 metadata = MetaData()
 
@@ -45,8 +43,9 @@ def _now() -> datetime:
 
 
 def db_url(url: str | None = None) -> str:
-    """An explicit URL, else ``$BREAKFIX_DB``, else ``sqlite:///breakfix.db`` (the store's default)."""
-    return url or os.environ.get("BREAKFIX_DB") or DEFAULT_URL
+    """The one database (core/db.py): an explicit URL, else ``$BREAKFIX_STORE`` / ``$BREAKFIX_DB``,
+    else ``sqlite:///breakfix.db``."""
+    return resolve_url(url)
 
 
 class ScanDB:
@@ -58,14 +57,7 @@ class ScanDB:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = db_url(url)
-        self.engine: Engine = create_engine(self.url)
-        if self.engine.dialect.name == "sqlite":
-            @event.listens_for(self.engine, "connect")
-            def _pragmas(conn: Any, _rec: Any) -> None:  # concurrent readers, patient writers
-                cur = conn.cursor()
-                cur.execute("PRAGMA busy_timeout=30000")
-                cur.execute("PRAGMA foreign_keys=ON")
-                cur.close()
+        self.engine: Engine = make_engine(self.url)  # the one database layer's pragmas and errors
         metadata.create_all(self.engine)
 
     def close(self) -> None:

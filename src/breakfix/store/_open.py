@@ -7,10 +7,9 @@ turns a URL that cannot be opened into a :class:`StoreOpenError` naming it.
 
 from __future__ import annotations
 
-import os
-
+from ..core.db import DEFAULT_URL, mask_url, resolve_url
 from ..core.errors import BreakfixError
-from ._store import DEFAULT_URL, Store
+from ._store import Store
 
 
 class StoreOpenError(BreakfixError):
@@ -18,8 +17,8 @@ class StoreOpenError(BreakfixError):
 
 
 def store_url(value: str | None = None, default: str = DEFAULT_URL) -> str:
-    """The store URL to use: ``value``, else ``$BREAKFIX_STORE``, else ``default``."""
-    return value or os.environ.get("BREAKFIX_STORE") or default
+    """The store URL to use: ``value``, else ``$BREAKFIX_STORE`` (or ``$BREAKFIX_DB``), else ``default``."""
+    return resolve_url(value) if (value or resolve_url() != DEFAULT_URL) else default
 
 
 def open_store(url: str | None = None, *, create: bool = False) -> Store:
@@ -40,4 +39,4 @@ def open_store(url: str | None = None, *, create: bool = False) -> Store:
         raise
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types; the user needs one line
         first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-        raise StoreOpenError(f"store {url!r}: cannot open: {first}") from None
+        raise StoreOpenError(f"store {mask_url(url)!r}: cannot open: {mask_url(first)}") from None

@@ -13,14 +13,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence, overload
 
 from sqlalchemy import (
     case,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     select,
@@ -30,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..core.attempts import Attempt, Turn
+from ..core.db import DEFAULT_URL, make_engine, mask_url, sqlite_path
 from ..core.errors import BreakfixError
 from ..core.findings import Finding
 from ..core.items import Item
@@ -37,8 +35,6 @@ from ..core.messages import Message, Response
 from ..core.scores import Score
 from ..core.text import repair_obj
 from . import _schema as S
-
-DEFAULT_URL = "sqlite:///breakfix.db"
 
 # Response fields that live in their own columns; the rest of the Response goes to a JSON column.
 _RESPONSE_COLUMNS = ("text", "error", "latency_s", "prompt_tokens", "completion_tokens", "retries")
@@ -52,6 +48,10 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@overload
+def _utc(dt: datetime) -> datetime: ...
+@overload
+def _utc(dt: None) -> None: ...
 def _utc(dt: datetime | None) -> datetime | None:
     # SQLite returns naive datetimes; everything we write is UTC.
     if dt is not None and dt.tzinfo is None:
@@ -133,7 +133,7 @@ class Store:
         if must_exist:
             path = sqlite_path(url)
             if path is not None and not path.is_file():
-                raise StoreNotFoundError(f"store {url}: no database file {path}; `breakfix run` creates one, "
+                raise StoreNotFoundError(f"store {mask_url(url)}: no database file {path}; `breakfix run` creates one, "
                                          "`--store` (or $BREAKFIX_STORE) names an existing one")
         self.engine: Engine = _make_engine(url, echo=echo)
         _create_schema(self.engine)
@@ -157,7 +157,7 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"Store({mask_url(self.url)!r})"
 
     # -- runs ------------------------------------------------------------------------------------
     def create_run(self, name: str, config: dict[str, Any], run_id: str | None = None) -> str:
@@ -227,9 +227,9 @@ class Store:
                   .select_from(attempts_with_kind()).group_by(a.c.run_id))
         if run_id is not None:
             counts = counts.where(a.c.run_id == run_id)
-        counts = counts.subquery()
-        q = (select(S.runs, counts.c.n, counts.c.errors, counts.c.successes)
-             .select_from(S.runs.outerjoin(counts, counts.c.run_id == S.runs.c.id))
+        sub = counts.subquery()
+        q = (select(S.runs, sub.c.n, sub.c.errors, sub.c.successes)
+             .select_from(S.runs.outerjoin(sub, sub.c.run_id == S.runs.c.id))
              .order_by(S.runs.c.created_at.desc(), S.runs.c.id))
         if run_id is not None:
             q = q.where(S.runs.c.id == run_id)
@@ -264,6 +264,14 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(S.items).where(S.items.c.run_id == run_id).order_by(S.items.c.id)).mappings()
             return [_item(r) for r in rows]
+
+    def item_ids(self, run_id: str, *, kind: str | None = None) -> set[str]:
+        """Ids of the run's items (of one ``kind`` if given), without loading the items."""
+        q = select(S.items.c.id).where(S.items.c.run_id == run_id)
+        if kind is not None:
+            q = q.where(S.items.c.kind == kind)
+        with self.engine.connect() as conn:
+            return set(conn.execute(q).scalars())
 
     def get_item(self, item_id: str, run_id: str | None = None) -> Item | None:
         q = select(S.items).where(S.items.c.id == item_id)
@@ -313,12 +321,12 @@ class Store:
                 except Exception as exc:  # noqa: BLE001
                     bad.append((a, exc))
         if bad:
-            a, exc = bad[0]
+            a, err = bad[0]
             more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-            detail = (str(exc).splitlines() or [""])[0].strip() or type(exc).__name__
+            detail = (str(err).splitlines() or [""])[0].strip() or type(err).__name__
             raise StoreWriteError(
                 f"store {self!r}: cannot write attempt {a.id} (item {a.item_id}, attack {a.attack!r}, target "
-                f"{a.target!r}){more}: {type(exc).__name__}: {detail}; the other {n} attempt(s) of the batch "
+                f"{a.target!r}){more}: {type(err).__name__}: {detail}; the other {n} attempt(s) of the batch "
                 "are stored")
         return n
 
@@ -412,7 +420,7 @@ class Store:
                 yield dict(r), scores.get(r["id"], [])
 
     def _iter_rows(self, run_id: str, *, offset: int, limit: int | None, order: str, chunk_size: int,
-                   filters: dict[str, Any]) -> Iterator[tuple[list[Any], dict[str, list[dict[str, Any]]]]]:
+                   filters: dict[str, Any]) -> Iterator[tuple[Sequence[Any], dict[str, list[dict[str, Any]]]]]:
         if order not in ("seq", "latency"):
             raise ValueError(f"order must be 'seq' or 'latency', not {order!r}")
         conds = _filters(run_id, filters)
@@ -659,43 +667,10 @@ def outcome_rates(r: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def sqlite_path(url: str) -> Path | None:
-    """The file behind a SQLite URL (``None``: not SQLite, in memory, or a ``file:`` URI)."""
-    if not url.startswith("sqlite"):
-        return None
-    path = url.split(":///", 1)[1] if ":///" in url else ""
-    path = path.split("?", 1)[0]
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return Path(path).expanduser()
-
-
 def _make_engine(url: str, *, echo: bool) -> Engine:
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
-    is_sqlite = url.startswith("sqlite")
-    if is_sqlite:
-        path = sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # A writer thread and the engine's loop use the store at once.
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    # JSON columns serialise with default=str, so a datetime or a Path in attempt metadata is stored
-    # as text instead of failing the write — and rows need no JSON round trip before the insert.
-    kwargs["json_serializer"] = _json_dumps
-    engine = create_engine(url, **kwargs)
-    if is_sqlite:
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # noqa: ANN401
-            cur = dbapi_conn.cursor()
-            # WAL: readers (a report, `breakfix show`) never block the running engine's writer.
-            cur.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode loses no committed transaction on a process crash (kill -9); only
-            # an OS crash can roll back the last few — the right trade for a results store.
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA foreign_keys=OFF")
-            cur.close()
-    return engine
+    # One database layer (core/db.py): same pragmas (WAL, synchronous=NORMAL, busy timeout, foreign
+    # keys), JSON serialisation and one-line driver errors for every component's tables.
+    return make_engine(url, echo=echo)
 
 
 def _create_schema(engine: Engine, attempts: int = 5) -> None:

@@ -7,21 +7,23 @@ touches the store's schema.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
-                        create_engine, event)
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
-DEFAULT_DB_URL = "sqlite:///breakfix.db"
+from ...core.db import DEFAULT_URL, resolve_url
+from ...core.db import make_engine as _db_engine
+
+DEFAULT_DB_URL = DEFAULT_URL
 
 
 def db_url_from_env(url: str | None = None) -> str:
-    """The database URL: an explicit one, else ``$BREAKFIX_DB``, else ``sqlite:///breakfix.db``."""
-    return url or os.environ.get("BREAKFIX_DB") or DEFAULT_DB_URL
+    """The one database (core/db.py): an explicit URL, else ``$BREAKFIX_STORE`` / ``$BREAKFIX_DB``,
+    else ``sqlite:///breakfix.db``."""
+    return resolve_url(url)
 
 
 def _now() -> datetime:
@@ -205,17 +207,7 @@ def make_engine(url: str | None = None) -> Engine:
     SQLite gets foreign keys switched on and a busy timeout, because the CLI and the server may
     write the same file at once.
     """
-    url = db_url_from_env(url)
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    engine = create_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
+    engine = _db_engine(url)  # the one database layer: same pragmas (foreign keys on) and errors
     WebBase.metadata.create_all(engine)
     return engine
 

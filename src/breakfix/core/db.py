@@ -1,0 +1,142 @@
+"""The one database layer: a URL becomes an engine here, and nowhere else.
+
+Every component that keeps tables — the results store, the backdoor scanner, the annotation app,
+the benchmark and the cycle — lives in ONE database (default: ``breakfix.db`` in the working
+directory, or ``$BREAKFIX_STORE``), opened through :func:`make_engine` so that all of them get the
+same SQLite pragmas, the same JSON serialisation and the same one-line errors. URLs are shown through
+:func:`mask_url` everywhere, so a password in a PostgreSQL URL never reaches a terminal, log or report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import BreakfixError
+
+DEFAULT_URL = "sqlite:///breakfix.db"
+"""Where every component's tables live unless told otherwise: a file in the working directory."""
+
+ENV_VARS = ("BREAKFIX_STORE", "BREAKFIX_DB")
+"""Environment variables naming the database, in order of precedence (``BREAKFIX_DB`` is the
+annotation app's and scanner's older name, still honoured)."""
+
+POSTGRES_EXTRA = "pip install 'breakfix[postgres]'"
+
+
+class DatabaseError(BreakfixError):
+    """A database URL that cannot be used: bad syntax, missing driver, unreachable server, missing file."""
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database URL: an explicit one, else ``$BREAKFIX_STORE``, else ``$BREAKFIX_DB``, else
+    ``sqlite:///breakfix.db``."""
+    if url:
+        return str(url)
+    for var in ENV_VARS:
+        if os.environ.get(var):
+            return os.environ[var]
+    return DEFAULT_URL
+
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+
+
+def mask_url(url: Any) -> str:
+    """``url`` with its password replaced by ``***`` (also inside a longer message)."""
+    text = str(url)
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (``None``: not SQLite, in memory, or a ``file:`` URI)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    path = path.split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path).expanduser()
+
+
+def _json_dumps(value: Any) -> str:
+    # default=str: a datetime or a Path in a JSON column is stored as text instead of failing the write.
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def make_engine(url: str | None = None, *, must_exist: bool = False, echo: bool = False) -> Any:
+    """The SQLAlchemy engine for ``url`` (see :func:`resolve_url`), with breakfix's settings.
+
+    SQLite: WAL (readers never block the running writer), ``synchronous=NORMAL`` (in WAL mode a
+    process crash loses no committed transaction), a 30 s busy timeout (the CLI, a run and the
+    annotation server may write the same file at once) and foreign keys enforced. Other databases
+    are used as SQLAlchemy configures them.
+
+    Args:
+        url: SQLAlchemy URL; ``None`` resolves the default.
+        must_exist: for read-only commands: a SQLite file that does not exist raises
+            :class:`DatabaseError` instead of being created.
+        echo: log SQL statements.
+
+    Raises:
+        DatabaseError: the URL is malformed, its driver is not installed, or (``must_exist``) the
+            SQLite file is missing. Messages name the masked URL and the fix.
+    """
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    url = resolve_url(url)
+    shown = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"database URL {shown!r}: not a SQLAlchemy URL "
+                            "(expected e.g. sqlite:///breakfix.db or postgresql+psycopg://user@host/db)") from None
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _json_dumps}
+    if is_sqlite:
+        path = sqlite_path(url)
+        if path is not None:
+            if must_exist and not path.is_file():
+                raise DatabaseError(f"database {shown}: no file {path}; a command that writes (e.g. `breakfix run`) "
+                                    "creates it, `--store` (or $BREAKFIX_STORE) names an existing one")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # The engine's writer thread and its event loop share connections.
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True  # a server restarted under a long run: reconnect, don't fail
+    try:
+        engine = create_engine(url, **kwargs)
+    except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
+        backend = parsed.get_backend_name()
+        fix = POSTGRES_EXTRA if backend == "postgresql" else f"install the driver for {parsed.drivername!r}"
+        raise DatabaseError(f"database {shown}: driver {parsed.drivername!r} is not installed "
+                            f"({type(exc).__name__}); {fix}") from None
+    if is_sqlite:
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+    return engine
+
+
+def connection_error(url: str, exc: BaseException) -> DatabaseError:
+    """One line for a database that could not be reached or refused us (wrong password, no server)."""
+    first = mask_url(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    hint = ""
+    low = first.lower()
+    if "password authentication failed" in low or "authentication" in low:
+        hint = "; check the user and password in the URL"
+    elif "connection refused" in low or "could not connect" in low or "could not translate host" in low:
+        hint = "; is the server running and the host/port right?"
+    elif "no such table" in low or "undefinedtable" in low or "does not exist" in low:
+        hint = "; run `breakfix db upgrade`"
+    return DatabaseError(f"database {mask_url(url)}: {first[:300]}{hint}")
