@@ -73,6 +73,18 @@ def test_successes_are_grouped_by_weakness_with_count_title_and_best_evidence(tm
         assert len(derive_findings(st, rid, ["attack"])) == 1
 
 
+def test_benign_items_are_known_by_the_items_table_even_without_attempt_metadata(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 'b.db'}") as st:
+        rid = st.create_run("b", {})
+        harm, ok = Item(id="h", prompt="harm"), Item(id="b", prompt="cake", kind="benign")
+        st.add_items(rid, [harm, ok])
+        a, b = _attempt(rid, harm, 0, True), _attempt(rid, ok, 0, True)
+        a.metadata.pop("kind"), b.metadata.pop("kind")  # attempts written by a caller other than the engine
+        st.write_attempts([a, b])
+        (f,) = derive_findings(st, rid)
+        assert (f.count, f.answered) == (1, 1) and f.attempt_id == a.id
+
+
 def test_attack_plugin_is_found_behind_a_label():
     cfg = {"attacks": [{"name": "indirect-injection", "label": "xpia"}, {"name": "template", "label": "tpl"}]}
     assert attack_plugin("xpia", cfg) == "indirect-injection"

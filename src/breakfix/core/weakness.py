@@ -131,7 +131,8 @@ def _evidence(row: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str, An
 
 def group_attempts(successes: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]],
                    answered: Iterable[dict[str, Any]], group_by: Sequence[str],
-                   config: dict[str, Any] | None = None) -> list[_Group]:
+                   config: dict[str, Any] | None = None, benign_items: set[str] | frozenset[str] = frozenset(),
+                   ) -> list[_Group]:
     """Group a run's successful attempts by ``group_by``.
 
     Args:
@@ -143,6 +144,8 @@ def group_attempts(successes: Iterable[tuple[dict[str, Any], list[dict[str, Any]
             run is not read twice.
         group_by: keys among :data:`GROUP_KEYS`.
         config: the run's stored config (to find the plugin behind an attack label).
+        benign_items: ids of the run's benign items (the items table is the authority on kind,
+            as it is for ``answered``; an attempt's metadata may not say).
 
     Returns:
         The groups with at least one success.
@@ -156,7 +159,8 @@ def group_attempts(successes: Iterable[tuple[dict[str, Any], list[dict[str, Any]
 
     groups: dict[tuple[str, ...], _Group] = {}
     for row, scores in successes:
-        if row.get("status") != "ok" or (row.get("metadata") or {}).get("kind") == "benign":
+        if (row.get("status") != "ok" or row.get("item_id") in benign_items
+                or (row.get("metadata") or {}).get("kind") == "benign"):
             continue
         plugin = plugin_of(row.get("attack") or "")
         values = group_values(row, plugin, group_by)
@@ -171,9 +175,11 @@ def group_attempts(successes: Iterable[tuple[dict[str, Any], list[dict[str, Any]
         if r.get("kind") == "benign":
             continue
         values = group_values(r, plugin_of(r.get("attack") or ""), group_by)
-        g = groups.get(tuple(values[k] for k in group_by))
-        if g is not None:
-            g.answered += int(r.get("ok") or 0)
+        found = groups.get(tuple(values[k] for k in group_by))
+        if found is not None:
+            found.answered += int(r.get("ok") or 0)
+    for g in groups.values():  # never fewer answered than succeeded, whatever the data says
+        g.answered = max(g.answered, g.successes)
     return list(groups.values())
 
 
@@ -224,7 +230,8 @@ def derive_findings(store: Any, run_id: str, group_by: Sequence[str] = DEFAULT_G
         raise ValueError(f"no run {run_id!r} in the store")
     op, sev = run_operation(run.config)
     answered = store.rates(run_id, by=["attack", "converters", "language", "category", "target", "kind"])
-    groups = group_attempts(store.iter_attempt_rows(run_id, success=True), answered, keys, run.config)
+    groups = group_attempts(store.iter_attempt_rows(run_id, success=True), answered, keys, run.config,
+                            benign_items=store.item_ids(run_id, kind="benign"))
     existing = {f.id: f for f in store.list_findings(run_id)}
     out = []
     for g in groups:
