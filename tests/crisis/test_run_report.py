@@ -7,14 +7,12 @@ import json
 import re
 
 import pytest
+from crisis_texts import SUPPORTIVE_EN
 
 from breakfix.crisis.report import build_context, conversation_rows, write_report
 from breakfix.crisis.run import CrisisConfig, run_crisis
-from breakfix.targets import from_spec
 from breakfix.targets.scripted import ScriptedTarget
 from breakfix.testing.loopback import LoopbackServer
-
-from crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
 
 
 def _config(**kw):
