@@ -49,9 +49,13 @@ def scatter(xs: Sequence[float], ys: Sequence[float], names: Sequence[str], xlab
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
     ax.scatter([x * 100 for x in xs], [y * 100 for y in ys], color="#b03a2e")
+    # Models at the same point share one label ("a, b, c") instead of overprinting each other.
+    at: dict[tuple[float, float], list[str]] = {}
     for x, y, n in zip(xs, ys, names):
         if math.isfinite(x) and math.isfinite(y):
-            ax.annotate(str(n)[:40], (x * 100, y * 100), fontsize=8, xytext=(4, 3), textcoords="offset points")
+            at.setdefault((round(x * 100, 1), round(y * 100, 1)), []).append(str(n)[:40])
+    for (x, y), ns in at.items():
+        ax.annotate(", ".join(ns)[:120], (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title[:120], fontsize=10)
