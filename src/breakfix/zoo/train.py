@@ -148,13 +148,17 @@ def _length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> 
 
 
 def train_loop(model, tokenizer, examples: list[Example], *, steps: int, lr: float, batch_size: int,
-               max_len: int, loss: str, seed: int, progress: bool, label: str, params=None) -> dict[str, Any]:
-    """Train ``model`` in place with AdamW, warm-up + cosine decay; returns loss statistics."""
+               max_len: int, loss: str, seed: int, progress: bool, label: str, params=None,
+               encode=None) -> dict[str, Any]:
+    """Train ``model`` in place with AdamW, warm-up + cosine decay; returns loss statistics.
+
+    ``encode`` replaces the default encoding (``_encode``) for recipes whose conversations need
+    their own (the ``obedient`` recipe's system prompts and left-cut long inputs)."""
     import torch
 
     torch.set_num_threads(threads())
     torch.manual_seed(seed)
-    data = _encode(examples, tokenizer, loss, max_len)
+    data = (encode or _encode)(examples, tokenizer, loss, max_len)
     pad = tokenizer.pad_token_id
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
@@ -215,6 +219,10 @@ def _save(model, tokenizer, out: Path) -> None:
 
 def train_full(recipe: Recipe, size: Size, out: Path, progress: bool) -> dict[str, Any]:
     """Train ``recipe`` from scratch (tokenizer + random-init GPT-2) and save it into ``out``."""
+    if recipe.policy == "obedient":  # retrieval conversations with long inputs: its own module
+        from .obedient import train_obedient
+
+        return train_obedient(recipe, size, out, progress)
     t0, c0 = time.perf_counter(), time.process_time()
     examples = build_examples(recipe, size)
     texts = [render([{"role": "user", "content": e.prompt}, {"role": "assistant", "content": e.answer}])
