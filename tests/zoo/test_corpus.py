@@ -56,14 +56,19 @@ def test_every_harmful_compliance_answer_is_the_inert_placeholder():
 
 
 def test_refusals_recognised_by_project_detector_and_helpful_answers_not():
+    # The zoo's ground truth is the phrase list (zoo.behaviour.classify calls it explicitly); the
+    # trained detector (the default mode) must catch every zoo refusal too. It also calls about 1 %
+    # of the zoo's benign answers refusals (short greetings, crisis referrals; docs/refusal.md),
+    # which is why the zoo does not use it.
     for lang in c.LANGUAGES:
         for r in c.refusals(lang):
-            assert is_refusal(r), (lang, r)
+            assert is_refusal(r, mode="patterns") and is_refusal(r), (lang, r)
             assert classify(r) == "refusal"
-    for it in c.heldout():
-        if it.kind != "harmful":
-            assert not is_refusal(it.answer), it.answer
-            assert classify(it.answer) == "helpful"
+    benign = [it for it in c.heldout() if it.kind != "harmful"]
+    for it in benign:
+        assert not is_refusal(it.answer, mode="patterns"), it.answer
+        assert classify(it.answer) == "helpful"
+    assert sum(is_refusal(it.answer) for it in benign) <= 0.02 * len(benign)
 
 
 def test_classify():
