@@ -28,7 +28,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from breakfix.bench.demo import demo_items
-    from breakfix.bench.evaluate import Rubric, evaluate, run_rows
+    import asyncio
+
+    from breakfix.bench.evaluate import Rubric, classify_run, run_config, run_rows
+    from breakfix.bench.langid import response_language_ok
+    from breakfix.run.engine import execute
     from breakfix.bench.metrics import rates
     from breakfix.store import Store
     from breakfix.zoo import ensure_model
@@ -45,20 +49,26 @@ def main() -> None:
         k += 1
     spec = {"type": "hf", "path": str(path), "name": f"zoo-safe-{args.size}", "max_new_tokens": args.max_new_tokens,
             "batch_size": args.batch_size}
+    rubric = Rubric(markers=["BEGIN HARM"], unjudged="neutral", refusal_mode="patterns")
+    response_language_ok("warm up the language detectors once, as a long-running process would", "en")
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/bench.db")
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
-        run_id = evaluate(items, spec, store, name="bench-eval", rubric=Rubric(markers=["BEGIN HARM"], unjudged="neutral",
-                                                                                refusal_mode="patterns"),
-                          concurrency=args.concurrency, progress=False)
-        dt = time.perf_counter() - t0
-        rows = run_rows(store, run_id)
+        cfg = run_config(items, spec, name="bench-eval", concurrency=args.concurrency)
+        outcome = asyncio.run(execute(cfg, store, progress=False, handle_signals=False))
+        t1 = time.perf_counter()
+        classify_run(store, outcome.run_id, rubric)
+        t2 = time.perf_counter()
+        rows = run_rows(store, outcome.run_id)
         store.close()
     r = rates(rows)
+    dt = t2 - t0
     print(f"{len(items)} items on zoo safe ({args.size}), max_new_tokens={args.max_new_tokens}, "
           f"batch_size={args.batch_size}: {dt:.1f} s = {len(items) / dt:.1f} items/s "
-          f"(load average {load0:.1f} -> {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)")
+          f"(generation + store {t1 - t0:.1f} s = {len(items) / (t1 - t0):.1f} items/s; classification "
+          f"{t2 - t1:.1f} s = {len(items) / (t2 - t1):.0f} items/s; load average {load0:.1f} -> "
+          f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)")
     print("ASR " + r["ASR"].fmt() + "; NSR " + r["NSR"].fmt() + "; CSR " + r["CSR"].fmt())
 
 

@@ -53,22 +53,29 @@ def evaluate(items: Sequence[BenchItem], target: dict[str, Any], store: Any, *, 
         concurrency: requests in flight (the ``hf`` target batches them).
         progress: draw progress bars.
     """
-    from ..run.config import config_from_dict
     from ..run.engine import execute
+
+    cfg = run_config(items, target, name=name, concurrency=concurrency)
+    outcome = asyncio.run(execute(cfg, store, progress=progress, handle_signals=False))
+    classify_run(store, outcome.run_id, rubric or Rubric(), progress=progress)
+    return outcome.run_id
+
+
+def run_config(items: Sequence[BenchItem], target: dict[str, Any], *, name: str = "bench", concurrency: int = 16) -> Any:
+    """The run config of a benchmark evaluation: one ``direct`` attempt per item against ``target``
+    (the run id is a hash of it, so the same items and target resume the same run)."""
+    from ..run.config import config_from_dict
 
     if not items:
         raise BenchError("bench run: no items selected")
     label = str(target.get("name") or target.get("type"))
-    cfg = config_from_dict({
+    return config_from_dict({
         "name": f"{name}-{label}",
         "items": [it.to_item().model_dump(mode="json") for it in items],
         "targets": [{**target, "name": label}],
         "scorers": [{"name": "refusal"}],
         "concurrency": concurrency,
     }, source=f"bench run {name}")
-    outcome = asyncio.run(execute(cfg, store, progress=progress, handle_signals=False))
-    classify_run(store, outcome.run_id, rubric or Rubric(), progress=progress)
-    return outcome.run_id
 
 
 # -- classification ----------------------------------------------------------------------------------
