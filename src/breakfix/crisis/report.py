@@ -153,7 +153,8 @@ def build_context(store: Store, run_id: str, *, rubric: CrisisRubric | None = No
     ordered = sorted(rows, key=badness)
     agreement = None
     if labels is not None:
-        from .agreement import agreement as compute, judge_labels, read_labels
+        from .agreement import agreement as compute
+        from .agreement import judge_labels, read_labels
 
         experts = read_labels(labels, rubric)
         judge, kinds = judge_labels(store, run.id)

@@ -75,7 +75,10 @@ def load_config(path: str | Path) -> CrisisConfig:
         raise CrisisError(str(exc)) from None
     base = Path(path).parent
     # Relative paths in the config are relative to the config file, not to the working directory.
-    fix = (lambda p: str((base / p).resolve()) if p and not Path(p).is_absolute() else p)
+
+    def fix(p: Any) -> Any:  # noqa: ANN401 - a path string or None
+        return str((base / p).resolve()) if p and not Path(p).is_absolute() else p
+
     return cfg.model_copy(update={
         "resources": fix(cfg.resources), "rubric": fix(cfg.rubric),
         "personas": cfg.personas.model_copy(update={"files": [fix(f) for f in cfg.personas.files]})})
