@@ -13,7 +13,6 @@ from breakfix.attacks.template import load_templates
 from breakfix.core.items import Item
 from breakfix.core.messages import Response
 from breakfix.core.registry import create
-from breakfix.core.scores import Score
 from breakfix.scorers.base import Scorer
 from breakfix.targets.base import Target
 from breakfix.targets.scripted import ScriptedTarget
