@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .codes import country_name, is_country, is_language
-from .gates import (NearDuplicates, build_prompts, form_gate, judge_gate_messages, not_run, parse_judge_gate)
+from .gates import NearDuplicates, build_prompts, form_gate, judge_gate_messages, not_run, parse_judge_gate
 from .items import AXES, BenchError, BenchItem, GateResult, Verdict, new_id
 from .langid import language_gate
 
@@ -126,6 +126,7 @@ class Builder:
         self.progress = progress
         self.work.mkdir(parents=True, exist_ok=True)
         self.state_path = self.work / "state.json"
+        self.summary = BuildSummary()
         self.state: dict[str, Any] = {"cells": [], "items": {}, "projects": {}}
         if self.state_path.is_file():
             self.state = json.loads(self.state_path.read_text("utf-8"))
