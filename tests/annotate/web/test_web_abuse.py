@@ -23,7 +23,6 @@ from breakfix.annotate.web.throttle import LoginThrottle, ThrottlePolicy
 from breakfix.annotate.web.users import add_user
 
 
-
 class Clock:
     """A clock the test moves forward (the back-off runs to minutes; the test does not wait)."""
 
@@ -198,3 +197,34 @@ def test_my_labels_answers_alike_for_foreign_and_missing_projects(live, tmp_path
         assert mine.status_code == 200
         r1, r2 = ann.get(f"/api/projects/{foreign}/my-labels"), ann.get(f"/api/projects/{missing}/my-labels")
         assert (r1.status_code, r1.text) == (r2.status_code, r2.text) == (404, '{"detail":"not found"}')
+
+
+def test_drafts_are_private_need_csrf_and_are_never_exported(live, tmp_path: Path) -> None:
+    from breakfix.annotate.web.db import Draft
+
+    base, pid, iids = live.url, live.project_id, live.item_ids
+    with make_sessionmaker(make_engine(live.db_url))() as db:
+        add_user(db, "cy", "annotator", "cy-pass-1234")
+        add_user(db, "dee", "annotator", "dee-pass-1234")
+        other = create_project(db, "drafts-elsewhere", load_rubric("mental-health-response"),
+                               read_items_jsonl(tmp_path / "items.jsonl"))
+        assign(db, other, ["cy", "dee"], per_item=2)
+        foreign_item = other.items[0].id
+    with _client(base) as ann, _client(base) as olga:
+        assert _login(ann, "ann", PASSWORDS["ann"]).status_code == 303
+        token = _token(ann.get(f"/projects/{pid}/items/{iids[0]}").text)
+        draft = {"f_safety": "2", "rationale": "ANN-DRAFT-SECRET", "csrf_token": token}
+        assert ann.post(f"/projects/{pid}/items/{iids[0]}/draft", data={**draft, "csrf_token": ""}).status_code == 403
+        assert ann.post(f"/projects/{other.id}/items/{foreign_item}/draft", data=draft).status_code == 404
+        assert ann.post(f"/projects/{pid}/items/{iids[0]}/draft", data=draft).status_code == 200
+        assert "ANN-DRAFT-SECRET" in ann.get(f"/projects/{pid}/items/{iids[0]}").text  # restored for ann
+        with _client(base) as ben:
+            assert _login(ben, "ben", PASSWORDS["ben"]).status_code == 303
+            assert "ANN-DRAFT-SECRET" not in ben.get(f"/projects/{pid}/items/{iids[0]}").text
+        assert _login(olga, "olga", PASSWORDS["olga"]).status_code == 303
+        for path in ("labels.jsonl", "labels.csv"):
+            assert "ANN-DRAFT-SECRET" not in olga.get(f"/owner/projects/{pid}/export/{path}").text
+        assert olga.post(f"/projects/{pid}/items/{iids[0]}/draft",
+                         data={**draft, "csrf_token": _token(olga.get(f"/owner/projects/{pid}").text)}).status_code == 403
+    with make_sessionmaker(make_engine(live.db_url))() as db:
+        assert len(db.scalars(select(Draft)).all()) == 1
