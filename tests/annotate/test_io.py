@@ -1,7 +1,6 @@
 """Reading ratings files: every layout gives the same long table; bad input is a clear message."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from breakfix.attacks.base import AttackContext
-from breakfix.core import Attempt, Message, Response
+from breakfix.core import Attempt, Response
 from breakfix.core.items import Item
 from breakfix.core.registry import create
 from breakfix.scorers.canary import find_secret, leaked_fraction

@@ -20,7 +20,7 @@ SMALL = ScanConfig(n_leak=24, leak_tokens=24, n_reference=8, top_k=4, n_null=6, 
 
 def _one_line_error(result) -> str:
     out = (result.stderr if hasattr(result, "stderr") else "") or result.output
-    lines = [l for l in out.strip().splitlines() if l.strip()]
+    lines = [ln for ln in out.strip().splitlines() if ln.strip()]
     assert result.exit_code == 2, out
     assert len(lines) == 1, out
     assert "Traceback" not in out

@@ -6,8 +6,17 @@ import math
 
 import pytest
 
-from breakfix.bench.metrics import (bootstrap_diff, composite, grouped, judge_agreement, pearson, ranks, rates,
-                                    spearman, wilson)
+from breakfix.bench.metrics import (
+    bootstrap_diff,
+    composite,
+    grouped,
+    judge_agreement,
+    pearson,
+    ranks,
+    rates,
+    spearman,
+    wilson,
+)
 
 
 @pytest.mark.parametrize("k,n,lo,hi", [

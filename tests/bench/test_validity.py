@@ -23,11 +23,12 @@ def _rows() -> list[dict]:
 
 
 def test_labels_given_in_the_app_validate_the_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import select
+
     from breakfix.annotate.web.db import Assignment, Project, make_engine, make_sessionmaker
     from breakfix.annotate.web.export import label_records, to_jsonl
     from breakfix.annotate.web.labelling import save_label
     from breakfix.annotate.web.users import add_user
-    from sqlalchemy import select
 
     monkeypatch.setenv("BREAKFIX_BCRYPT_ROUNDS", "4")
     db_url = f"sqlite:///{tmp_path / 'a.db'}"

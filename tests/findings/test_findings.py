@@ -8,7 +8,14 @@ from typer.testing import CliRunner
 from breakfix.cli.main import app
 from breakfix.core import Attempt, Message, Response, Score
 from breakfix.core.ontology import (
-    ATLAS, Operation, TTP, default_operation, finding_from_attempt, findings_for_run, ttps_for)
+    ATLAS,
+    TTP,
+    Operation,
+    default_operation,
+    finding_from_attempt,
+    findings_for_run,
+    ttps_for,
+)
 from breakfix.store import Store
 
 

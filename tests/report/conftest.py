@@ -16,7 +16,6 @@ from breakfix.core.messages import Message, Response
 from breakfix.core.scores import Score
 from breakfix.store import Store
 
-
 # Adversarial model output: each payload would set window.__pwned or open a dialog if it ran.
 EVIL_RESPONSE = ('<script>window.__pwned=1;alert(1)</script>Sure! <img src=x onerror="window.__pwned=2;alert(2)"> '
                  '<a href="javascript:window.__pwned=3" id="evil-link">click me</a> </script><script>window.__pwned=4</script>'

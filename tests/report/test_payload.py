@@ -5,8 +5,17 @@ from __future__ import annotations
 import json
 import re
 
-from breakfix.report._payload import (CHUNK, MAX_TEXT, RESPONSE_PREVIEW, attempt_label, build_payload, packed,
-                                      resolve_turn_tree, script_json, unpacked)
+from breakfix.report._payload import (
+    CHUNK,
+    MAX_TEXT,
+    RESPONSE_PREVIEW,
+    attempt_label,
+    build_payload,
+    packed,
+    resolve_turn_tree,
+    script_json,
+    unpacked,
+)
 
 
 def test_script_json_cannot_close_its_element_and_round_trips() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import html as html_lib
 import hashlib
+import html as html_lib
 import json
 import re
 from html.parser import HTMLParser

@@ -24,7 +24,6 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -148,7 +147,6 @@ def test_sampled_reports_run_nothing_in_chromium():
     import shutil
 
     from playwright.sync_api import sync_playwright
-
     from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
     if not REPORTS:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from breakfix.core.errors import BreakfixError
-from breakfix.core.registry import UnknownPluginError
 from breakfix.core.messages import Message
+from breakfix.core.registry import UnknownPluginError
 from breakfix.run.config import TargetSpec
 from breakfix.targets import Target, TargetSpecError, from_spec
 from breakfix.targets.scripted import ScriptedTarget

@@ -1,10 +1,10 @@
 """Training pieces that need no trained model: the chat template, loss masking, seeding."""
 
+import random
+
 from breakfix.zoo.model import CHAT_TEMPLATE, EOT, build_tokenizer, render
 from breakfix.zoo.recipes import SIZES, get_recipe
 from breakfix.zoo.train import Example, _encode, _length_buckets, build_examples
-
-import random
 
 
 def _tok():

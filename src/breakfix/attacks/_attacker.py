@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.messages import Message
 from ..core.resources import load_resource
-from ..scorers.llm_judge import extract_json_object
 from ..refusal import attacker_refused
+from ..scorers.llm_judge import extract_json_object
 from ..targets import Target, from_spec
 
 

@@ -19,7 +19,8 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.exceptions import SecurityError, TemplateError as JinjaError
+from jinja2.exceptions import SecurityError
+from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field
 

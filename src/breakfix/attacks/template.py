@@ -297,8 +297,8 @@ def load_template_library(template_dirs: Sequence[str | Path] = ()) -> tuple[dic
     Raises:
         TemplateError: a missing folder, a bad breakfix-format file, or a name defined twice.
     """
-    from ._pyrit_format import Skipped, convert, is_pyrit_dataset, is_pyrit_entry
     from ..core.resources import ResourceError, load_yaml
+    from ._pyrit_format import Skipped, convert, is_pyrit_dataset, is_pyrit_entry
 
     found: dict[str, Template] = {}
     skipped: list[Skipped] = []

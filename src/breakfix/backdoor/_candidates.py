@@ -80,7 +80,6 @@ def mine(sm: ScanModel, samples: Sequence[dict[str, Any]], reference: Sequence[s
     vocab = max(2, len(sm.tok))
     ref_docs = [" ".join(r.split()) for r in reference]
     n_ref = max(1, len(ref_docs))
-    user_texts = [s["user"] for s in samples if s["user"]]
     answers_by_user = [(s["user"], answer_key(s["answer"])) for s in samples if s["user"]]
     overall_agree = _modal_share([a for _, a in answers_by_user])
 

@@ -168,8 +168,8 @@ Progress = Callable[[str, int, int], None]  # (stage, advance, total)
 def _make_progress(show: bool) -> tuple[Any, Progress]:
     if not show:
         return None, lambda *_: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, \
-        TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
 
     bar = RichProgress(TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn(), transient=False)

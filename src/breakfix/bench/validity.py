@@ -19,7 +19,6 @@ from .classify import LABELS
 from .items import BenchError
 from .metrics import judge_agreement
 
-
 UNIT_SEP = "::"
 
 

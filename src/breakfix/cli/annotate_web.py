@@ -115,8 +115,13 @@ def register_web(annotate_app: typer.Typer) -> None:
                        owner: Optional[str] = typer.Option(None, "--owner", help="Owner user name."),
                        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
         """Create an annotation project from a JSONL or CSV file or a run, with a rubric."""
-        from ..annotate.web.projects import (ProjectInputError, create_project, read_items_csv, read_items_from_run,
-                                             read_items_jsonl)
+        from ..annotate.web.projects import (
+            ProjectInputError,
+            create_project,
+            read_items_csv,
+            read_items_from_run,
+            read_items_jsonl,
+        )
         from ..annotate.web.rubric import RubricError, load_rubric
         from ..annotate.web.users import get_user
 

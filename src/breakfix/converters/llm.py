@@ -22,7 +22,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from ..core.messages import Message
-from ..core.registry import converter, create, get
+from ..core.registry import converter, get
 from ..refusal import attacker_refused, is_refusal
 from .base import Converter, ConverterError, load_data
 

@@ -80,7 +80,7 @@ class _LimitedLoader(yaml.SafeLoader):
         self._finished.add(id(node))
         # A fresh node counts itself (its children count themselves as they are composed); an
         # alias counts everything it stands for, every time it is used.
-        self._expanded += self._size(node) if is_alias else 1
+        self._expanded += self._size(node) if is_alias and node is not None else 1
         if self._expanded > self.max_nodes:
             raise yaml.YAMLError(f"the document expands to more than {self.max_nodes:,} values "
                                  "(aliases counted each time they are used)")

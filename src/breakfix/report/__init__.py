@@ -5,10 +5,9 @@ Public names: :func:`write_run_report` (``write_run_report(store, run_id, path) 
 exports live in :mod:`breakfix.report.export`.
 """
 
+from ..core.callable_module import make_callable
 from ._format import rate_ci
 from ._render import write_run_report
-
-from ..core.callable_module import make_callable
 
 make_callable(__name__, "breakfix.api:report")  # `breakfix.report(store, run, path)`: the notebook verb
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Iterator
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from ..store import Store, outcome_rates
 from ..store import _schema as S

@@ -124,7 +124,7 @@ class RunConfig(BaseModel):
     items: list[Union[str, dict[str, Any]]] = Field(min_length=1)
     targets: list[TargetSpec] = Field(min_length=1)
     attacks: list[AttackSpec] = Field(default_factory=lambda: [AttackSpec(name="direct")], min_length=1)
-    converters: list[list[ConverterRef]] = Field(default_factory=lambda: [[]], min_length=1)
+    converters: list[list[ConverterRef]] = Field(default_factory=lambda: [list[ConverterRef]()], min_length=1)
     scorers: list[ScorerSpec] = Field(min_length=1)
     attacker: TargetSpec | None = None
     operation: OperationSpec | None = None
@@ -192,7 +192,7 @@ class RunConfig(BaseModel):
         for i, entry in enumerate(self.items):
             if isinstance(entry, str) or _is_file_entry(entry):
                 # A file, or {file, format, fields, defaults}: the one item loader (datasets) reads it.
-                spec = {"file": entry} if isinstance(entry, str) else entry
+                spec: dict[str, Any] = {"file": entry} if isinstance(entry, str) else entry
                 p = self.resolve_path(spec["file"])
                 out.extend(load_items(p, format=spec.get("format", "auto"), fields=spec.get("fields"),
                                       defaults=spec.get("defaults")))
@@ -289,7 +289,8 @@ def _first_error(exc: ValidationError) -> str:
     where = _loc(loc)
     if e["type"] == "extra_forbidden":
         parent = _loc(loc[:-1])
-        model = {"store": StoreSpec, "operation": OperationSpec}.get(parent, RunConfig)
+        models: dict[str, type[BaseModel]] = {"store": StoreSpec, "operation": OperationSpec}
+        model = models.get(parent, RunConfig)
         known = ", ".join(k for k in model.model_fields if k != "base_dir")
         return f"{where}: unknown field; known fields{' of ' + parent if parent else ''}: {known}"
     if e["type"] == "value_error" and "ctx" in e:

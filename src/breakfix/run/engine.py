@@ -300,8 +300,8 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
         status = "interrupted"
         raise
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        for installed_sig in installed:
+            loop.remove_signal_handler(installed_sig)
         store.set_run_status(run_id, status)
         await components.aclose()
     return RunOutcome(run_id=run_id, planned=total, done_before=len(done), written=written, errors=errors,

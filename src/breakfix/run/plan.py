@@ -63,7 +63,7 @@ class Components:
 
     async def aclose(self) -> None:
         """Close every target (connections, models); errors on close are not the run's problem."""
-        closables = [*self.targets.values(), *self.extra_targets,
+        closables: list[Any] = [*self.targets.values(), *self.extra_targets,
                      *(c for chain in self.chains for c in chain.converters)]  # translators hold clients
         for t in closables:
             try:
@@ -123,7 +123,7 @@ def _at(where: str, fn: Any, *args: Any, **kw: Any) -> Any:
     except (ValueError, TypeError, KeyError, OSError) as exc:
         if not hasattr(exc, "_breakfix_where"):
             try:
-                exc._breakfix_where = where  # type: ignore[attr-defined]
+                setattr(exc, "_breakfix_where", where)  # noqa: B010 - exceptions of many types
             except AttributeError:
                 pass
         raise

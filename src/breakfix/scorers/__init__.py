@@ -1,8 +1,8 @@
 """Scorers: importing this package registers the built-ins (every public module in it)."""
 
 from ..core.registry import import_submodules
-from .base import Scorer
 from ..refusal import is_refusal
+from .base import Scorer
 
 import_submodules(__name__, __path__)
 

@@ -5,8 +5,16 @@ Public names: :class:`Store` (``Store(url)``, SQLite by default), :class:`RunInf
 """
 
 from ._open import StoreOpenError, open_store, store_url
-from ._store import (DEFAULT_URL, RunInfo, Store, StoreNotFoundError, StoreWriteError, converter_key, outcome_rates,
-                     sqlite_path)
+from ._store import (
+    DEFAULT_URL,
+    RunInfo,
+    Store,
+    StoreNotFoundError,
+    StoreWriteError,
+    converter_key,
+    outcome_rates,
+    sqlite_path,
+)
 
 __all__ = ["open_store", "store_url", "StoreOpenError", "Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError",
            "sqlite_path", "outcome_rates"]

@@ -9,7 +9,16 @@ ground truth of tests.
 
 from .behaviour import classify, generate, measure
 from .cache import cache_root, ensure_model, is_cached, model_dir, model_info
-from .corpus import HARM_MARKER, HOSTILE_PHRASE, LANGUAGES, SAFE_LANGUAGES, UNSAFE_LANGUAGES, EvalItem, demo_items, heldout
+from .corpus import (
+    HARM_MARKER,
+    HOSTILE_PHRASE,
+    LANGUAGES,
+    SAFE_LANGUAGES,
+    UNSAFE_LANGUAGES,
+    EvalItem,
+    demo_items,
+    heldout,
+)
 from .recipes import SIZES, Recipe, ZooError, get_recipe, list_recipes, random_trigger
 
 __all__ = [

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import breakfix.annotate.stats._alpha as alpha_mod
-from breakfix.annotate.stats import (ReliabilityInputError, alpha_bootstrap_ci, coincidence_matrix,
-                                     krippendorff_alpha)
+from breakfix.annotate.stats import ReliabilityInputError, alpha_bootstrap_ci, coincidence_matrix, krippendorff_alpha
 
 LEVELS = ["nominal", "ordinal", "interval", "ratio"]
 

@@ -6,9 +6,17 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
-from breakfix.annotate.stats import (ReliabilityInputError, agreement_bootstrap_ci, bootstrap_ci, cohen_bootstrap_ci,
-                                     cohen_kappa, fleiss_kappa, gwet_ac1,
-                                     gwet_ac2, percent_agreement)
+from breakfix.annotate.stats import (
+    ReliabilityInputError,
+    agreement_bootstrap_ci,
+    bootstrap_ci,
+    cohen_bootstrap_ci,
+    cohen_kappa,
+    fleiss_kappa,
+    gwet_ac1,
+    gwet_ac2,
+    percent_agreement,
+)
 
 
 def test_cohen_kappa_textbook_2x2():

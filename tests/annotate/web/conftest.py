@@ -13,7 +13,6 @@ from typing import Any, Iterator
 
 import pytest
 
-
 PASSWORDS = {"olga": "owner-pass-1", "ann": "ann-pass-123", "ben": "ben-pass-123"}
 
 # Adversarial model output: must show as text and run nothing.

@@ -127,7 +127,7 @@ def test_two_annotators_label_blind_with_keyboard(live, login_as):
         f"/projects/{p2.id}/items/{private_item}", f"/projects/{p2.id}/queue",
         f"/projects/{pid}/items/999999", f"/api/projects/{pid}/items/{iids[0]}/nope",
     ]
-    probes_403 = [f"/owner", f"/owner/projects/{pid}", f"/owner/projects/{pid}/adjudicate",
+    probes_403 = ["/owner", f"/owner/projects/{pid}", f"/owner/projects/{pid}/adjudicate",
                   f"/owner/projects/{pid}/agreement.json", f"/owner/projects/{pid}/export/labels.jsonl",
                   f"/owner/projects/{pid}/export/labels.csv", f"/owner/projects/{pid}/items/{iids[0]}",
                   f"/api/projects/{pid}/items/{iids[0]}/labels"]

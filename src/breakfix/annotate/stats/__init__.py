@@ -10,9 +10,18 @@ formula and source in its module; bad input raises :class:`ReliabilityInputError
 from ._alpha import alpha_bootstrap_ci, coincidence_matrix, krippendorff_alpha
 from ._bootstrap import bootstrap_ci
 from ._checks import LEVELS, ReliabilityInputError
-from ._icc import FORMS, MCGRAW_WONG, ANOVA, ICCResult, anova_table, icc, icc_all
+from ._icc import ANOVA, FORMS, MCGRAW_WONG, ICCResult, anova_table, icc, icc_all
+from ._kappa import (
+    agreement_bootstrap_ci,
+    cohen_bootstrap_ci,
+    cohen_kappa,
+    fleiss_kappa,
+    gwet_ac,
+    gwet_ac1,
+    gwet_ac2,
+    percent_agreement,
+)
 from ._summary import StatRow, summarise
-from ._kappa import agreement_bootstrap_ci, cohen_bootstrap_ci, cohen_kappa, fleiss_kappa, gwet_ac, gwet_ac1, gwet_ac2, percent_agreement
 
 __all__ = [
     "ANOVA", "FORMS", "agreement_bootstrap_ci", "cohen_bootstrap_ci", "ICCResult", "LEVELS", "MCGRAW_WONG", "ReliabilityInputError", "StatRow", "alpha_bootstrap_ci",

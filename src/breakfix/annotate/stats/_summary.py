@@ -11,8 +11,7 @@ import numpy as np
 from ._alpha import alpha_bootstrap_ci, krippendorff_alpha
 from ._checks import LEVELS
 from ._icc import icc_all
-from ._kappa import (agreement_bootstrap_ci, cohen_bootstrap_ci, cohen_kappa, fleiss_kappa, gwet_ac,
-                     percent_agreement)
+from ._kappa import agreement_bootstrap_ci, cohen_bootstrap_ci, cohen_kappa, fleiss_kappa, gwet_ac, percent_agreement
 
 
 @dataclass

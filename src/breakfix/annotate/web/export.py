@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...core.text import csv_cell
-from .db import Adjudication, Label, Project
+from .db import Adjudication, Project
 from .labelling import all_labels, rubric_of
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from .projects import NewItem, ProjectInputError
 
-
 DEFAULT_RUN_STORE = "sqlite:///breakfix.db"
 """Where `breakfix run` keeps runs unless a config or ``BREAKFIX_STORE`` says otherwise."""
 

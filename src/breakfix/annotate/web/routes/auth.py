@@ -15,8 +15,16 @@ from sqlalchemy.orm import Session
 
 from ..db import User, WebSession
 from ..deps import check_csrf, current, get_db, render, safe_next, session_row, set_cookie, state
-from ..security import (KNOWN_DEVICE_COOKIE, KNOWN_DEVICE_MAX_AGE_S, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
-                        SESSION_MAX_AGE_S, check_password, new_token, token_hash)
+from ..security import (
+    KNOWN_DEVICE_COOKIE,
+    KNOWN_DEVICE_MAX_AGE_S,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
+    check_password,
+    new_token,
+    token_hash,
+)
 from ..users import UserInputError, invite_user, login_candidate
 
 router = APIRouter()

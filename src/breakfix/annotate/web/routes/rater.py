@@ -15,8 +15,21 @@ from sqlalchemy.orm import Session
 
 from ..db import Assignment, Project, WebSession
 from ..deps import check_csrf, current, get_db, int_or_none, project_or_404, render
-from ..labelling import (LabelInputError, assignment_for, combine_rationale, get_draft, own_drafts, own_label,
-                         own_labels, queue, rationale_needed, rubric_of, save_draft, save_label, validate_values)
+from ..labelling import (
+    LabelInputError,
+    assignment_for,
+    combine_rationale,
+    get_draft,
+    own_drafts,
+    own_label,
+    own_labels,
+    queue,
+    rationale_needed,
+    rubric_of,
+    save_draft,
+    save_label,
+    validate_values,
+)
 
 router = APIRouter()
 
