@@ -129,7 +129,8 @@ def import_cmd(
     err_console.print(Text(f"wrote {len(items)} items to {output} ({len(problems)} skipped)"))
 
 
-def _rubric(marker: list[str], unjudged: str, judge: Optional[str], no_language: bool) -> Any:
+def _rubric(marker: list[str], unjudged: str, judge: Optional[str], no_language: bool,
+            refusal_mode: Optional[str] = None) -> Any:
     from ..bench.evaluate import Rubric
     from ..core.resources import load_yaml
 
@@ -138,7 +139,8 @@ def _rubric(marker: list[str], unjudged: str, judge: Optional[str], no_language:
         spec = load_yaml(Path(judge)) if Path(judge).is_file() else None
         if not isinstance(spec, dict):
             raise UserError(f"--judge {judge}: expected a YAML file with a target spec")
-    return Rubric(markers=list(marker), unjudged=unjudged, judge=spec, check_language=not no_language)
+    return Rubric(markers=list(marker), unjudged=unjudged, judge=spec, check_language=not no_language,
+                  refusal_mode=refusal_mode)
 
 
 @bench_app.command("run")
@@ -155,6 +157,8 @@ def run_cmd(
     marker: List[str] = typer.Option([], "--marker", help="Text meaning harmful compliance (repeatable)."),
     unjudged: str = typer.Option("unsafe", "--unjudged", help="Label of coherent non-refusals without a judge: unsafe|neutral."),
     no_language: bool = typer.Option(False, "--no-language-check", help="Do not label wrong-language answers neutral."),
+    refusal_mode: Optional[str] = typer.Option(None, "--refusal-mode",
+                                               help="breakfix.refusal mode (default: its default; 'patterns': phrase list)."),
     max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="Generation budget (with --zoo)."),
     concurrency: int = typer.Option(32, "--concurrency", help="Requests in flight."),
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
@@ -171,7 +175,7 @@ def run_cmd(
     spec = _target_spec(target, zoo, size, name, max_new_tokens)
     st = open_store(_store_url(store), create=True)
     try:
-        run_id = evaluate(items, spec, st, name=b.manifest.name, rubric=_rubric(marker, unjudged, judge, no_language),
+        run_id = evaluate(items, spec, st, name=b.manifest.name, rubric=_rubric(marker, unjudged, judge, no_language, refusal_mode),
                           concurrency=concurrency)
         r = rates(run_rows(st, run_id))
     finally:
