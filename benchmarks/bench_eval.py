@@ -27,13 +27,13 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
 
-    from breakfix.bench.demo import demo_items
     import asyncio
 
+    from breakfix.bench.demo import demo_items
     from breakfix.bench.evaluate import Rubric, classify_run, run_config, run_rows
     from breakfix.bench.langid import response_language_ok
-    from breakfix.run.engine import execute
     from breakfix.bench.metrics import rates
+    from breakfix.run.engine import execute
     from breakfix.store import Store
     from breakfix.zoo import ensure_model
 
