@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar, overload
 
@@ -57,6 +58,15 @@ class PluginInfo:
 _REGISTRY: dict[Kind, dict[str, PluginInfo]] = {k: {} for k in KINDS}
 
 
+
+def first_sentence(doc: str) -> str:
+    """A docstring's summary for ``breakfix list``: its first sentence, whole, even when it runs over
+    several lines (the first line alone cut descriptions mid-sentence)."""
+    para = " ".join(line.strip() for line in doc.strip().split("\n\n", 1)[0].splitlines()) if doc else ""
+    m = re.search(r"(?<=[.!?])\s+(?=[A-Z`(\"'])", para)
+    return para[: m.start()] if m else para
+
+
 def register(kind: Kind, name: str, *, tags: tuple[str, ...] | list[str] = ()) -> Callable[[F], F]:
     """Register ``factory`` as plugin ``name`` of ``kind``. Re-registering a name replaces it
     (so reloading a module in a notebook does not fail), but two different factories under one
@@ -69,7 +79,7 @@ def register(kind: Kind, name: str, *, tags: tuple[str, ...] | list[str] = ()) -
         if prev is not None and prev.factory.__qualname__ != factory.__qualname__:
             raise ValueError(f"{kind} plugin name {name!r} is already taken by {prev.factory.__qualname__}")
         doc = inspect.cleandoc(factory.__doc__ or "")
-        summary = doc.splitlines()[0] if doc else ""
+        summary = first_sentence(doc)
         _REGISTRY[kind][name] = PluginInfo(kind, name, factory, summary, doc, tuple(tags))
         try:
             setattr(factory, "plugin_name", name)
