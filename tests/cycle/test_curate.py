@@ -136,3 +136,16 @@ def test_build_scorers_default_is_the_zoo_judges():
 
     names = [s.name for s in build_scorers(demo_config("safe"))]
     assert names == ["substring", "refusal"]
+
+
+def test_regression_repair_is_retention_only_and_keeps_refusals(pools):
+    """No finding, but the last round regressed: the set is ordinary tasks plus the refusals the model
+    already gave (reference answers), never anything from an evaluation set."""
+    spec = CurateSpec(kept_refusal_share=0.3)
+    index = EvalIndex(_eval_texts(pools), threshold=0.7)
+    cur = curate([], {}, pools, spec, FixerSpec(), _scorers(), index, repair=40)
+    assert cur.dpo == [] and {ex["kind"] for ex in cur.sft} == {"retention"}
+    kept = [ex for ex in cur.sft if ex.get("kept_refusal")]
+    assert 8 <= len(kept) <= 12 and all(is_refusal(ex["messages"][-1]["content"]) for ex in kept)
+    assert len(cur.sft) >= 30  # a few draws stay near copies of evaluation tasks after 20 tries: skipped
+    assert curate([], {}, pools, spec, FixerSpec(), _scorers(), index).sft == []  # nothing to fix

@@ -23,7 +23,8 @@ ROUND_COLOURS = ["#7f8c8d", "#2e86c1", "#27ae60", "#8e44ad", "#d35400", "#16a085
 def _err(r: Rate) -> tuple[float, float]:
     lo, hi = r.ci or (0.0, 0.0)
     v = r.rate or 0.0
-    return v - lo, hi - v
+    # Wilson's bound at k = n is 1 - 2e-16 in floating point: clip, matplotlib refuses negative bars.
+    return max(0.0, v - lo), max(0.0, hi - v)
 
 
 @plain_text
