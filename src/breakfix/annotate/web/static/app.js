@@ -249,6 +249,9 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.getElementById("label-form");
+    // On a phone the guidance starts folded: the scales should start near the reply.
+    const guidance = document.getElementById("guidance");
+    if (guidance && window.matchMedia("(max-width: 900px)").matches) guidance.open = false;
     if (form) setupLabelling(form);
     setupTake();
     const live = document.getElementById("live");
