@@ -210,6 +210,12 @@ def _run_stage(kind: str, model: Any, tok: Any, rows: list[dict[str, Any]], spec
                          time.perf_counter() - t0)
 
 
+def _threads() -> int:
+    """One torch thread when the machine is oversubscribed (a second would mostly spin-wait), else two."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return 1 if load > (os.cpu_count() or 2) else 2
+
+
 def fix(checkpoint: str | Path, curated: Curated, spec: TrainSpec, out: str | Path, *,
         progress: bool = True, data_version: str | None = None) -> dict[str, Any]:
     """Post-train ``checkpoint`` on ``curated`` and save the result to ``out``.
@@ -232,8 +238,6 @@ def fix(checkpoint: str | Path, curated: Curated, spec: TrainSpec, out: str | Pa
     import trl  # noqa: F401 - imported first so a broken TRL install fails here, not mid-round
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..zoo.train import threads
-
     out = Path(out)
     stages = [s for s in ("sft", "dpo") if s in spec.method.split("+")]
     # TRL takes no per-example weight: its backend samples by weight; the torch loop weighs the loss.
@@ -246,7 +250,7 @@ def fix(checkpoint: str | Path, curated: Curated, spec: TrainSpec, out: str | Pa
         raise TrainingFailed("dpo: no preference pairs; the previous checkpoint is kept")
     if "dpo" in stages and not dpo_rows:
         stages.remove("dpo")  # sft+dpo without pairs (e.g. a trigger-only fix): SFT alone, said in the record
-    torch.set_num_threads(threads())
+    torch.set_num_threads(_threads())
     torch.manual_seed(spec.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
