@@ -126,6 +126,7 @@ class Builder:
         self.progress = progress
         self.work.mkdir(parents=True, exist_ok=True)
         self.state_path = self.work / "state.json"
+        self.summary = BuildSummary()
         self.state: dict[str, Any] = {"cells": [], "items": {}, "projects": {}}
         if self.state_path.is_file():
             self.state = json.loads(self.state_path.read_text("utf-8"))
