@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Column, DateTime, ForeignKey, MetaData, String, Tab
 from sqlalchemy.engine import Engine
 
 from ..core.db import make_engine, resolve_url
+from ..core.migrate import prepare
 
 metadata = MetaData()
 
@@ -58,7 +59,7 @@ class ScanDB:
     def __init__(self, url: str | None = None) -> None:
         self.url = db_url(url)
         self.engine: Engine = make_engine(self.url)  # the one database layer's pragmas and errors
-        metadata.create_all(self.engine)
+        prepare(self.engine)  # tables + schema revision of the one database (core/migrate.py)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -23,7 +23,7 @@ def _root() -> None:
 
 
 # One module per command group; each adds its commands or sub-apps to `app`.
-_GROUPS = ("runs", "report", "plugins", "zoo", "annotate", "scan", "findings", "attack", "demo", "templates", "bench", "cycle", "crisis")
+_GROUPS = ("runs", "report", "plugins", "zoo", "annotate", "scan", "findings", "attack", "demo", "templates", "bench", "cycle", "crisis", "db")
 
 for _name in _GROUPS:
     importlib.import_module(f"breakfix.cli.{_name}").register(app)

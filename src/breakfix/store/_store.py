@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..core.attempts import Attempt, Turn
 from ..core.db import DEFAULT_URL, make_engine, mask_url, sqlite_path
+from ..core.migrate import prepare
 from ..core.errors import BreakfixError
 from ..core.findings import Finding
 from ..core.items import Item
@@ -136,7 +137,7 @@ class Store:
                 raise StoreNotFoundError(f"store {mask_url(url)}: no database file {path}; `breakfix run` creates one, "
                                          "`--store` (or $BREAKFIX_STORE) names an existing one")
         self.engine: Engine = _make_engine(url, echo=echo)
-        _create_schema(self.engine)
+        prepare(self.engine)  # tables + schema revision of the one database (core/migrate.py)
         try:
             with self.engine.begin() as conn:
                 have = conn.execute(select(S.meta_info.c.value).where(S.meta_info.c.key == "schema_version")).scalar()
@@ -671,21 +672,6 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
     # One database layer (core/db.py): same pragmas (WAL, synchronous=NORMAL, busy timeout, foreign
     # keys), JSON serialisation and one-line driver errors for every component's tables.
     return make_engine(url, echo=echo)
-
-
-def _create_schema(engine: Engine, attempts: int = 5) -> None:
-    """Create missing tables. Two processes opening a fresh database at once (a run and a
-    ``breakfix show``) can both see a table missing and both try to create it; the loser retries and
-    then finds it."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    for i in range(attempts):
-        try:
-            S.metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError) as exc:
-            if "already exists" not in str(exc) or i == attempts - 1:
-                raise
 
 
 def _like_prefix(ref: str) -> str:

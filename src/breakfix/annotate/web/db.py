@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from ...core.db import DEFAULT_URL, resolve_url
 from ...core.db import make_engine as _db_engine
+from ...core.migrate import prepare
 
 DEFAULT_DB_URL = DEFAULT_URL
 
@@ -208,7 +209,7 @@ def make_engine(url: str | None = None) -> Engine:
     write the same file at once.
     """
     engine = _db_engine(url)  # the one database layer: same pragmas (foreign keys on) and errors
-    WebBase.metadata.create_all(engine)
+    prepare(engine)  # tables + schema revision of the one database (core/migrate.py)
     return engine
 
 

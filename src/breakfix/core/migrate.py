@@ -1,0 +1,158 @@
+"""Schema versions of the one database: Alembic migrations for every component's tables.
+
+Each component keeps its tables in its own schema module (``store/_schema.py``,
+``backdoor/_db.py``, ``annotate/web/db.py``, ``cycle/db.py``); :func:`all_metadata` registers them
+with one Alembic history (``breakfix/migrations``), because they share one database.
+
+Opening a database (:func:`prepare`):
+* a fresh database gets every component's tables and is stamped at the newest revision;
+* a database written before migrations existed is at the baseline revision and is stamped so;
+* a database at an older revision is refused with one line naming ``breakfix db upgrade`` — no
+  component ever runs against a schema it does not know.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from .db import DatabaseError, make_engine, mask_url
+
+BASELINE = "0001"
+"""The schema every database had before migrations existed."""
+
+HEAD = "0001"
+"""The newest revision; a test checks it is the migration scripts' head."""
+
+_COMPONENTS = ("breakfix.store._schema:metadata", "breakfix.backdoor._db:metadata",
+               "breakfix.annotate.web.db:WebBase.metadata", "breakfix.cycle.db:metadata")
+"""Every component's schema module (``module:attribute``) — one line per component."""
+
+VERSION_TABLE = "alembic_version"
+
+
+def all_metadata() -> list[Any]:
+    """The MetaData of every component (importing only the schema modules)."""
+    import importlib
+
+    out = []
+    for spec in _COMPONENTS:
+        module, attr = spec.split(":")
+        obj: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        out.append(obj)
+    return out
+
+
+def alembic_config(url: str) -> Any:
+    """An Alembic config on the migrations shipped inside the package (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("breakfix") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def script_head() -> str:
+    """The head revision of the shipped migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"migrations have {len(heads)} heads: {heads}")
+    return heads[0]
+
+
+def current(engine: Any) -> str | None:
+    """The database's revision; ``None`` for a database without breakfix tables or version."""
+    from sqlalchemy import inspect, text
+
+    names = set(inspect(engine).get_table_names())
+    if VERSION_TABLE in names:
+        with engine.connect() as conn:
+            row = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
+        if row is not None:
+            return str(row[0])
+    known = {t for md in all_metadata() for t in md.tables}
+    return BASELINE if names & known else None
+
+
+def _stamp(conn: Any, revision: str) -> None:
+    from alembic.migration import MigrationContext
+
+    MigrationContext.configure(conn).stamp(_script(), revision)
+
+
+def _script() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def _create_all(engine: Any, attempts: int = 5) -> None:
+    # Two processes opening a fresh database at once can both see a table missing; the loser retries.
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    for i in range(attempts):
+        try:
+            for md in all_metadata():
+                md.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if "already exists" not in str(exc) or i == attempts - 1:
+                raise
+
+
+def prepare(engine: Any) -> None:
+    """Make ``engine``'s database usable by this breakfix, or refuse it in one line.
+
+    Fresh or pre-migration databases get the tables they miss and their revision; a database at an
+    older revision raises :class:`DatabaseError` naming ``breakfix db upgrade``.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import IntegrityError
+
+    has_version = VERSION_TABLE in set(inspect(engine).get_table_names())
+    rev = current(engine)
+    if rev is None or (not has_version and rev == BASELINE):
+        _create_all(engine)
+        try:
+            with engine.begin() as conn:
+                if VERSION_TABLE not in set(inspect(conn).get_table_names()) or current(engine) is None:
+                    _stamp(conn, HEAD if rev is None else BASELINE)
+        except IntegrityError:
+            pass  # another process stamped the fresh database first
+        rev = current(engine)
+    if rev != HEAD:
+        raise DatabaseError(f"database {mask_url(engine.url.render_as_string(hide_password=False))} is at schema "
+                            f"revision {rev}, this breakfix needs {HEAD}: run `breakfix db upgrade`"
+                            f"{' --store URL' if engine.dialect.name != 'sqlite' else ''}")
+    # Tables added by a component since the database was stamped at this same revision (never
+    # happens with released migrations, but keeps a development database working).
+    _create_all(engine)
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str]:
+    """Apply migrations up to ``revision``; returns (before, after)."""
+    from alembic import command
+
+    engine = make_engine(url)
+    try:
+        before = current(engine)
+        with engine.begin() as conn:
+            if before is not None and VERSION_TABLE not in set(_table_names(conn)):
+                _stamp(conn, BASELINE)  # a pre-migration database is at the baseline
+            cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        return before, current(engine) or HEAD
+    finally:
+        engine.dispose()
+
+
+def _table_names(conn: Any) -> list[str]:
+    from sqlalchemy import inspect
+
+    return inspect(conn).get_table_names()
