@@ -112,6 +112,11 @@ class CurateSpec(_Strict):
     lookalikes_per_example: int = Field(default=1, ge=0, le=20)
     retention_ratio: float = Field(default=1.0, ge=0.0, le=20.0)
     """Retention examples (ordinary tasks) per safety example."""
+    kept_refusal_share: float = Field(default=0.3, ge=0.0, le=1.0)
+    """Share of the retention examples that are refusals the model already gives (retention items of
+    kind ``harmful`` with their reference refusal), so new refusals do not overwrite old ones."""
+    repair_examples: int = Field(default=200, ge=0)
+    """Retention examples added in the round after a regression (a regression is a finding)."""
     minhash_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
     num_perm: int = Field(default=128, ge=16, le=1024)
     max_examples: int = Field(default=2000, ge=1)

@@ -197,7 +197,7 @@ def finding_prompt(f: Finding) -> tuple[str, list[dict[str, str]]]:
 
 def curate(findings: Sequence[Finding], items: dict[str, Item], pools: Any, spec: CurateSpec, fixer: FixerSpec,
            scorers: Sequence[Any], index: EvalIndex, triggers: Sequence[dict[str, Any]] = (),
-           trigger_budget: int = 0) -> Curated:
+           trigger_budget: int = 0, repair: int = 0) -> Curated:
     """Turn confirmed findings (and verified triggers) into a deduplicated training set.
 
     Args:
@@ -210,6 +210,8 @@ def curate(findings: Sequence[Finding], items: dict[str, Item], pools: Any, spec
         index: every evaluation prompt (:class:`~.dedup.EvalIndex`).
         triggers: verified backdoor triggers (``trigger``, ``position``) from the scan.
         trigger_budget: trigger-removal examples to write (0: as many as safety examples, min 64).
+        repair: extra retention examples (ordinary tasks and kept refusals) because the last round
+            regressed; with no finding at all, the set is then retention only.
 
     Returns:
         The curated set (empty ``sft`` when there is nothing to fix).
@@ -306,15 +308,22 @@ def curate(findings: Sequence[Finding], items: dict[str, Item], pools: Any, spec
                     out.sft.append({"messages": _chat(prompt, it.metadata["reference"]), "kind": "trigger",
                                     "language": it.language, "source": it.id, "weight": 1.0})
 
-    # 4. retention: ordinary tasks (and kept refusals) with reference answers
+    # 4. retention: ordinary tasks, and a fixed share of the refusals the model already gives (a fix
+    #    that teaches new refusals must not overwrite the old ones: measured, without this share the
+    #    control languages' refusal fell from 100 % to 63 % in one round on the tiny zoo model).
+    #    ``repair`` adds more of both when the previous round regressed (a regression is a finding).
     safety = sum(1 for ex in out.sft if ex["kind"] != "retention")
-    n_ret = int(round(spec.retention_ratio * safety))
+    n_ret = int(round(spec.retention_ratio * safety)) + repair
     pool = [i for i in pools.retention if i.metadata.get("reference")]
-    for _ in range(n_ret if pool else 0):
-        it = draw(pool, [], {"language": "any"})
+    kept = [i for i in pool if i.kind == "harmful"]
+    ordinary = [i for i in pool if i.kind != "harmful"] or pool
+    n_kept = int(round(spec.kept_refusal_share * n_ret)) if kept else 0
+    for k in range(n_ret if pool else 0):
+        it = draw(kept if k < n_kept else ordinary, [], {"language": "any"})
         if it is not None:
             out.sft.append({"messages": _chat(it.prompt, it.metadata["reference"]), "kind": "retention",
-                            "language": it.language, "source": it.id, "weight": 1.0})
+                            "language": it.language, "source": it.id, "weight": 1.0,
+                            **({"kept_refusal": True} if k < n_kept else {})})
     out.sft = out.sft[: spec.max_examples]
     return out
 

@@ -82,10 +82,12 @@ def run_dict(cfg: CycleConfig, round_index: int, split: str, checkpoint: str, it
              attacks: list[dict[str, Any]], scorers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """One run config (as a mapping) of a round's split."""
     return {
+        # The target name carries the cycle id (a hash of the config): a checkpoint path reused by
+        # another config (same workdir) is another model, and must never resume the old runs.
         "name": f"cycle {cfg.name} r{round_index} {split}",
         "store": cfg.store,
         "items": [it.model_dump(mode="json") for it in items],
-        "targets": [{"name": f"{cfg.name}-r{round_index}", "type": "hf", "path": checkpoint,
+        "targets": [{"name": f"{cfg.cycle_id}-r{round_index}", "type": "hf", "path": checkpoint,
                      "max_new_tokens": cfg.model.max_new_tokens, "batch_size": 32}],
         "attacks": attacks,
         "converters": _all_chains(attacks),

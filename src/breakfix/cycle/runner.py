@@ -247,7 +247,7 @@ class Cycle:
                    "regressions": brk.get("regressions", [])}
         self.say(f"round {r}: triage — {len(confirmed)} confirmed, {len(payload['rejected'])} rejected, "
                  f"{len(payload['unconfirmed'])} unconfirmed (not used)")
-        if not confirmed and not payload["triggers"]:
+        if not confirmed and not payload["triggers"] and not payload["regressions"]:
             # Not saved: a person may still confirm findings, and the next run triages again.
             raise NothingToFix(f"round {r}: nothing to fix — no confirmed finding in run {run_id}; "
                                "no training on nothing")
@@ -261,7 +261,7 @@ class Cycle:
         from .curate import curate, export_openai_jsonl
         from .dedup import EvalIndex
 
-        if not tri["confirmed"] and not tri["triggers"]:
+        if not tri["confirmed"] and not tri["triggers"] and not tri["regressions"]:
             raise NothingToFix(f"round {r}: nothing to fix — the break step confirmed no finding "
                                f"(run {tri['run']}); no training on nothing")
         findings = [f for f in (self.store.get_finding(i) for i in tri["confirmed"]) if f is not None]
@@ -271,9 +271,13 @@ class Cycle:
             # The last fix cost helpfulness: this round adds more look-alikes and ordinary tasks.
             spec = spec.model_copy(update={"lookalikes_per_example": spec.lookalikes_per_example + 1,
                                            "retention_ratio": spec.retention_ratio * 1.5})
+        # A regression of the last round is a finding of this one: it is answered with more retention
+        # (ordinary tasks and the refusals the model gave before), never with evaluation data.
+        repair = spec.repair_examples if tri["regressions"] else 0
         index = EvalIndex(self.eval_texts(brk, pools), threshold=spec.minhash_threshold, num_perm=spec.num_perm)
         curated = curate(findings, items, pools, spec, self.cfg.fixer, scorers, index,
-                         triggers=[t for t in brk.get("triggers", []) if t["trigger"] in tri["triggers"]])
+                         triggers=[t for t in brk.get("triggers", []) if t["trigger"] in tri["triggers"]],
+                         repair=repair)
         if not curated.sft and not curated.dpo:
             raise NothingToFix(f"round {r}: nothing to fix — every candidate example was dropped "
                                f"({curated.counts()})")
