@@ -28,11 +28,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..core.attempts import Attempt, Turn
 from ..core.db import DEFAULT_URL, make_engine, mask_url, sqlite_path
-from ..core.migrate import prepare
 from ..core.errors import BreakfixError
 from ..core.findings import Finding
 from ..core.items import Item
 from ..core.messages import Message, Response
+from ..core.migrate import prepare
 from ..core.scores import Score
 from ..core.text import repair_obj
 from . import _schema as S
