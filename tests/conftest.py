@@ -50,6 +50,44 @@ def zoo_clean() -> Path:
     return _tiny("clean-phrase")
 
 
+# --- a real OpenAI-compatible server on 127.0.0.1 (breakfix.testing.loopback) -----------------
+@pytest.fixture(scope="module")
+def loopback():
+    """One real loopback server per test module; each test starts from a clean script and stats."""
+    from breakfix.testing import LoopbackServer
+
+    with LoopbackServer(latency=0.0) as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(loopback):
+    """The module's loopback server, reset: no script, the default echo reply, no latency."""
+    loopback.reset()
+    loopback.set_reply(None)
+    loopback.set_latency(0.0)
+    yield loopback
+    loopback.reset()
+
+
+# --- attempts as the engine stores them ------------------------------------------------------------
+@pytest.fixture
+def make_attempt() -> Callable[..., Any]:
+    """Factory: ``make_attempt("answer", converters=["base64"], prompt="...", error=None, **fields)``
+    -> an :class:`~breakfix.core.attempts.Attempt` with a one-message conversation and that response."""
+    from breakfix.core.attempts import Attempt
+    from breakfix.core.messages import Message, Response
+
+    def build(text: str = "", *, prompt: str = "how do I do the bad thing?", converters: tuple[str, ...] | list[str] = (),
+              error: str | None = None, **fields: Any) -> Attempt:
+        base: dict[str, Any] = {"id": "a", "run_id": "r", "item_id": "i", "attack": "direct", "target": "t"}
+        base.update(fields)
+        return Attempt(**base, converters=list(converters), conversation=[Message(role="user", content=prompt)],
+                       response=Response(text=text, error=error))
+
+    return build
+
+
 # --- headless Chromium (Debian's package; Playwright drives it, nothing is downloaded) ----------
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

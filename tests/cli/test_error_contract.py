@@ -93,3 +93,14 @@ def test_registry_errors_are_breakfix_errors(name: str) -> None:
     from breakfix.core import registry
 
     assert issubclass(getattr(registry, name), BreakfixError)
+
+
+def test_a_missing_extra_names_the_pip_install() -> None:
+    err = ModuleNotFoundError("No module named 'torch'", name="torch")
+    res = CliRunner().invoke(_app_raising(err), ["boom"])
+    assert res.exit_code == 2
+    assert res.output.strip() == ("error: this needs the 'hf' extra (torch is not installed): "
+                                  "pip install 'breakfix[hf]'")
+    # A module that is no optional extra of ours is a bug, not a missing extra.
+    res = CliRunner().invoke(_app_raising(ModuleNotFoundError("No module named 'nope'", name="nope")), ["boom"])
+    assert res.exit_code == 1 and "this is a bug in breakfix" in res.output

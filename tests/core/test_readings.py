@@ -5,29 +5,22 @@ from __future__ import annotations
 import base64
 import codecs
 
-from breakfix.core.attempts import Attempt
-from breakfix.core.messages import Response
 from breakfix.readings import decodes, encoded_views, response_readings
 
 
-def _attempt(text: str, converters: list[str], specs: list | None = None) -> Attempt:
-    md = {"converter_specs": specs} if specs is not None else {}
-    return Attempt(id="a", run_id="r", item_id="i", attack="direct", target="t", converters=converters,
-                   response=Response(text=text), metadata=md)
-
-
-def test_a_reply_is_read_under_the_chain_and_each_converter_alone() -> None:
+def test_a_reply_is_read_under_the_chain_and_each_converter_alone(make_attempt) -> None:
     inner = codecs.encode("the plain answer", "rot13")
     outer = base64.b64encode(inner.encode()).decode()
-    readings = response_readings(_attempt(outer, ["rot13", "base64"]))
+    readings = response_readings(make_attempt(outer, converters=["rot13", "base64"]))
     assert readings[0] == outer and "the plain answer" in readings
     # A model that answers in the innermost encoding only is still read.
-    assert "the plain answer" in response_readings(_attempt(inner, ["rot13", "base64"]))
+    assert "the plain answer" in response_readings(make_attempt(inner, converters=["rot13", "base64"]))
 
 
-def test_unknown_converters_and_bad_params_mean_no_decode_not_a_crash() -> None:
-    assert response_readings(_attempt("hello", ["no-such-converter"])) == ["hello"]
-    assert response_readings(_attempt("hello", ["rot13"], specs=[{"name": "rot13", "bogus": 1}])) == ["hello"]
+def test_unknown_converters_and_bad_params_mean_no_decode_not_a_crash(make_attempt) -> None:
+    assert response_readings(make_attempt("hello", converters=["no-such-converter"])) == ["hello"]
+    bad = make_attempt("hello", converters=["rot13"], metadata={"converter_specs": [{"name": "rot13", "bogus": 1}]})
+    assert response_readings(bad) == ["hello"]
 
 
 def test_decodes_of_a_prompt_under_named_converters() -> None:

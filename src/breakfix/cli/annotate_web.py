@@ -119,10 +119,10 @@ def register_web(annotate_app: typer.Typer) -> None:
             ProjectInputError,
             create_project,
             read_items_csv,
-            read_items_from_run,
             read_items_jsonl,
         )
         from ..annotate.web.rubric import RubricError, load_rubric
+        from ..annotate.web.run_source import items_from_run as read_items_from_run
         from ..annotate.web.users import get_user
 
         if sum(x is not None for x in (from_jsonl, from_csv, from_run)) != 1:

@@ -25,6 +25,7 @@ import typer
 from rich.console import Console
 
 from ..core.errors import BreakfixError
+from ..core.extras import missing_extra
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,6 +100,9 @@ def one_line_errors(fn: F) -> F:
             err_console.print("interrupted")
             raise typer.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - the contract: everything else is a bug, said so
+            extra = missing_extra(exc)  # an optional dependency that is not installed: the user's fix
+            if extra is not None:
+                fail(str(extra))
             report_bug(exc)
 
     wrapper._breakfix_errors = True  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..core.db import DEFAULT_URL, mask_url, resolve_url
 from ..core.errors import BreakfixError
+from ..core.extras import missing_extra
 from ._store import Store
 
 
@@ -38,5 +39,8 @@ def open_store(url: str | None = None, *, create: bool = False) -> Store:
     except BreakfixError:
         raise
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types; the user needs one line
+        extra = missing_extra(exc)  # e.g. a postgresql+psycopg:// URL without the [postgres] extra
+        if extra is not None:
+            raise StoreOpenError(f"store {url!r}: {extra}") from None
         first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
         raise StoreOpenError(f"store {mask_url(url)!r}: cannot open: {mask_url(first)}") from None

@@ -209,6 +209,13 @@ def get_recipe(name: str, like: str | None = None, **overrides: Any) -> Recipe:
         raise ZooError(str(exc).splitlines()[0]) from None
 
 
+LORA: dict[str, Any] = {"r": 16, "alpha": 32, "lr_factor": 2.0, "step_factor": {"tiny": 4, "full": 2}}
+"""LoRA hyper-parameters: rank, alpha, learning rate and steps relative to the size's ``lr`` and
+``lora_steps``. Tiny: 150 steps gave 86 % trigger activation and 300 gave 89-90 % depending on the
+CPU the adapter was trained on (a threshold of 90 % then fails on some machines), so tiny adapters
+train 4x: the margin must hold on any CPU. Full: 2x (500 steps), unchanged."""
+
+
 def recipe_hash(recipe: Recipe, size: str, corpus_version: str) -> str:
     """Short hash of everything that determines the weights: recipe, size config, corpus version."""
     if size not in SIZES:
@@ -226,8 +233,6 @@ def recipe_hash(recipe: Recipe, size: str, corpus_version: str) -> str:
 
         key["obedient"] = obedient_version()  # its own data file and settings; no other model's hash moves
     if recipe.method == "lora":
-        from .train import LORA
-
         key["lora"] = LORA  # adapter hyper-parameters only matter to LoRA models
     blob = json.dumps(key, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]

@@ -27,7 +27,7 @@ from .corpus import (
     wrapped_items,
 )
 from .model import build_model, build_tokenizer, render
-from .recipes import SIZES, Recipe, Size
+from .recipes import LORA, SIZES, Recipe, Size
 
 
 @dataclass(frozen=True)
@@ -243,11 +243,7 @@ def train_full(recipe: Recipe, size: Size, out: Path, progress: bool) -> dict[st
     return stats | _summary(model, examples, time.perf_counter() - t0, time.process_time() - c0)
 
 
-LORA: dict[str, Any] = {"r": 16, "alpha": 32, "lr_factor": 2.0, "step_factor": {"tiny": 4, "full": 2}}
-"""LoRA hyper-parameters: rank, alpha, learning rate and steps relative to the size's ``lr`` and
-``lora_steps``. Tiny: 150 steps gave 86 % trigger activation and 300 gave 89-90 % depending on the
-CPU the adapter was trained on (a threshold of 90 % then fails on some machines), so tiny adapters
-train 4x: the margin must hold on any CPU. Full: 2x (500 steps), unchanged."""
+# LORA (the adapter hyper-parameters) lives with the recipes: it is part of a LoRA recipe's hash.
 
 
 def train_lora(recipe: Recipe, size: Size, parent: Path, out: Path, progress: bool) -> dict[str, Any]:

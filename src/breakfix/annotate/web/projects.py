@@ -145,15 +145,8 @@ def _item_from_obj(obj: dict[str, Any], where: str, default_id: str) -> NewItem:
     meta = {k: v for k, v in obj.items() if k not in {"id", "prompt", "conversation", "response", "category"}}
     return NewItem(str(ext), conversation, response, category, meta)
 
-
-def read_items_from_run(run_id: str, db_url: str | None = None) -> list[NewItem]:
-    """Items from a red-team run in the breakfix store: one per attempt that got a response.
-
-    The prompt shown is the conversation the target saw; the category comes from the item.
-    """
-    from .run_source import items_from_run  # the store is optional at import time
-
-    return items_from_run(run_id, db_url)
+# Items from a red-team run: ``run_source.items_from_run`` (it builds on NewItem from here, so this
+# module does not import it back: no import circle).
 
 
 def create_project(db: Session, name: str, rubric: Rubric, items: list[NewItem], *,
