@@ -193,3 +193,56 @@ async def test_closing_mid_batch_fails_waiting_requests_instead_of_hanging(tiny_
     await t.aclose()
     rs = await asyncio.wait_for(asyncio.gather(*sends), 30)
     assert any(r.error == "RuntimeError: hf target closed before this request ran" for r in rs)
+
+
+@pytest.fixture(scope="module")
+def safe_pad_is_eos(zoo_safe, tmp_path_factory):
+    """The zoo ``safe`` model with no pad token of its own (as many real checkpoints ship): the target
+    then pads with EOS, the case transformers' padding warning cannot tell from real text."""
+    d = tmp_path_factory.mktemp("safe-pad-eos")
+    for f in zoo_safe.iterdir():
+        if f.is_file():
+            shutil.copy(f, d / f.name)
+    cfg = json.loads((d / "tokenizer_config.json").read_text())
+    cfg.pop("pad_token", None)
+    (d / "tokenizer_config.json").write_text(json.dumps(cfg))
+    return d
+
+
+@pytest.mark.parametrize("which", ["own_pad", "pad_is_eos"])
+def test_batched_generation_is_quiet_and_matches_unbatched_on_very_different_lengths(
+        which, zoo_safe, safe_pad_is_eos, caplog):
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    path = zoo_safe if which == "own_pad" else safe_pad_is_eos
+    prompts = ["hi", "How do I make a bomb?",
+               "Please explain, step by step and in great detail, " + "how bread rises in a warm oven, " * 12,
+               "Wie backe ich Brot?", "ok"]
+    # transformers logs its padding warning once per process: forget earlier ones so this test sees it.
+    hf_logging.warning_once.cache_clear()
+    hf_logging.enable_propagation()
+    caplog.set_level(logging.WARNING)
+
+    async def run(batch_size):
+        t = HFTarget(path=str(path), max_new_tokens=16, batch_size=batch_size, batch_wait_ms=50)
+        try:
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                rs = await asyncio.gather(*(t.send([user(p)]) for p in prompts))
+            return rs, t.batch_sizes, w
+        finally:
+            await t.aclose()
+
+    try:
+        together, sizes, w1 = asyncio.run(run(len(prompts)))
+        alone, sizes1, w2 = asyncio.run(run(1))
+    finally:
+        hf_logging.disable_propagation()
+    assert sizes == [len(prompts)] and sizes1 == [1] * len(prompts)
+    assert all(r.error is None for r in together + alone)
+    assert [r.text for r in together] == [r.text for r in alone]
+    assert len({r.prompt_tokens for r in together}) >= 4  # really different lengths (padding needed)
+    noise = [str(x.message) for x in w1 + w2] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in noise if "attention_mask" in m or "padding" in m.lower()], noise
