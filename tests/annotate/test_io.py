@@ -96,7 +96,8 @@ def test_bad_files(tmp_path, content, message):
 
 
 def test_missing_file_and_bad_json(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    # Since the error contract (0d15e0b) a missing file is a RatingsFileError (a BreakfixError).
+    with pytest.raises(RatingsFileError, match="nope.csv: no such file"):
         read_ratings(tmp_path / "nope.csv")
     p = tmp_path / "bad.jsonl"
     p.write_text('{"unit": 1}\n{oops\n')
