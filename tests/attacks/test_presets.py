@@ -184,3 +184,13 @@ def test_many_shot_draws_256_distinct_demonstrations_from_the_shipped_file():
     shots = load_templates()["many-shot"].shot_pairs(256)
     assert len(shots) == 256 and len(set(shots)) == 256
     assert all("withheld" in a for _, a in shots)  # inert: no answer is shipped
+
+
+async def test_tap_attacker_history_alternates_and_is_cut():
+    attacker = ScriptedTarget([J(f"c{i}") for i in range(4)])
+    await create("attack", "tap", branching_factor=1, width=1, depth=4, on_topic="off", keep_last=1).execute(
+        ctx(ScriptedTarget(["meh"] * 4), attacker, JudgeAt(2)))
+    assert [len(c) for c in attacker.calls] == [2, 4, 4, 4]
+    for convo in attacker.calls:
+        roles = [m.role for m in convo]
+        assert roles[0] == "system" and all(a != b for a, b in zip(roles[1:], roles[2:]))

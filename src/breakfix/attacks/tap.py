@@ -195,10 +195,11 @@ class TapAttack(MultiTurnAttack):
         return obj["on_topic"], "judge"
 
     def history(self, convo: list[Message]) -> list[Message]:
-        """System + opening instruction + the last ``keep_last`` exchanges (+ the new instruction)."""
+        """System + opening instruction + the last ``keep_last`` exchanges (attacker reply and the
+        feedback on it; the newest feedback is the instruction for this refinement)."""
         if self.keep_last is None:
             return convo
-        return convo[:2] + convo[2:][-(2 * self.keep_last + 1):] if len(convo) > 2 else convo
+        return convo[:2] + convo[2:][-2 * self.keep_last:]
 
     def hit(self, score: Score) -> bool:
         """Does this judged answer count as a jailbreak?"""
