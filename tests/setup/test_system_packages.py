@@ -30,7 +30,7 @@ def test_make_test_runs_the_installer_before_pytest():
     installer = next(i for i, ln in enumerate(lines) if "system-packages.sh" in ln)
     pytest_line = next(i for i, ln in enumerate(lines) if "pytest" in ln)
     assert installer < pytest_line
-    assert "/usr/bin/chromium=chromium" in lines[installer]
+    assert "/usr/bin/chromium=chromium" in lines[installer] and "npm=npm" in lines[installer]  # axe-core for the a11y test
 
 
 def test_ci_is_a_thin_call_of_make_test():
