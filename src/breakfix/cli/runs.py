@@ -15,28 +15,19 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.text import terminal_safe
-from .errors import UserError, err_console, first_line, one_line_errors
+from .errors import UserError, err_console, one_line_errors
 
 DEFAULT_MAX_ERROR_RATE = 0.5
 STORE_HELP = "SQLAlchemy URL of the results store (default: sqlite:///breakfix.db, or $BREAKFIX_STORE)."
 DEFAULT_STORE = "sqlite:///breakfix.db"
 
 
-def open_store(url: str, *, create: bool = False) -> Any:
-    """Open a store, turning a bad URL or unreadable file into a one-line user error.
+def open_store(url: str | None, *, create: bool = False) -> Any:
+    """The library's :func:`breakfix.store.open_store` (one-line error for a bad URL); only ``run``
+    creates a database, so a mistyped ``--store`` path leaves no empty database behind."""
+    from ..store import open_store as _open
 
-    Only ``run`` creates a database (``create=True``); every command that reads one refuses a
-    missing file, so a mistyped ``--store`` path leaves no empty database behind.
-    """
-    from ..core.errors import BreakfixError
-    from ..store import Store
-
-    try:
-        return Store(url, must_exist=not create)
-    except BreakfixError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types; the user needs one line
-        raise UserError(f"store {url!r}: cannot open: {first_line(exc)}") from None
+    return _open(url, create=create)
 
 
 def resolve(store: Any, ref: str) -> Any:
@@ -59,9 +50,10 @@ def _safe(value: Any) -> Text:
 
 
 def _store_url(cli_value: Optional[str], default: str = DEFAULT_STORE) -> str:
-    import os
+    """The library's :func:`breakfix.store.store_url` (kept under this name for the CLI modules)."""
+    from ..store import store_url
 
-    return cli_value or os.environ.get("BREAKFIX_STORE") or default
+    return store_url(cli_value, default)
 
 
 def register(app: typer.Typer) -> None:
@@ -245,18 +237,21 @@ def register(app: typer.Typer) -> None:
 
 
 async def _check_targets(cfg: Any, prompt: str) -> list[tuple[Any, Any]]:
-    from ..core.messages import Response, user
-    from ..run.plan import make_target
+    """One round trip per target of ``cfg`` through the library's :func:`~breakfix.targets.acheck_target`."""
+    from ..core.messages import Response
+    from ..targets import acheck_target, from_spec
 
     out = []
     for spec in cfg.targets:
         try:
-            t = make_target(spec)
+            t = from_spec(spec)
         except Exception as exc:  # noqa: BLE001 - a target that cannot even be built is a failed check
             out.append((spec, Response(error=f"cannot create target: {type(exc).__name__}: {exc}")))
             continue
         try:
-            resp = await t.send([user(prompt)])
+            r = await acheck_target(t, prompt)
+            resp = Response(text=r["reply"] or "", error=r["error"], latency_s=r["latency_s"] or 0.0,
+                            retries=r["retries"] or 0)
         except Exception as exc:  # noqa: BLE001
             resp = Response(error=f"{type(exc).__name__}: {exc}")
         finally:
