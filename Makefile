@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 # What the tests drive for real, as COMMAND=DEBIAN_PACKAGE: installed when missing (root or sudo),
 # otherwise the run stops with one line naming the install command.
-SYSTEM_PACKAGES := /usr/bin/chromium=chromium npm=npm
+SYSTEM_PACKAGES := /usr/bin/chromium=chromium npm=npm /usr/lib/postgresql/*/bin/initdb=postgresql
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

@@ -113,3 +113,30 @@ def browser():
     finally:
         b.close()
         pw.stop()
+
+
+# --- a real PostgreSQL server (breakfix.testing.postgres): Debian's binaries, a throw-away cluster --
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL cluster per test session (initdb in a temp dir, 127.0.0.1, a free port).
+
+    `make test` installs the `postgresql` package where it is missing; without it these tests skip.
+    """
+    from breakfix.testing.postgres import PostgresServer, PostgresUnavailable
+
+    try:
+        srv = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """The URL of an empty database: a SQLite file, then a fresh database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'breakfix.db'}"
+    return request.getfixturevalue("pg_server").create_database()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import BreakfixError
 
@@ -126,6 +127,22 @@ def make_engine(url: str | None = None, *, must_exist: bool = False, echo: bool 
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     return engine
+
+
+@contextmanager
+def begin_write(engine: Any) -> Iterator[Any]:
+    """``engine.begin()`` for a transaction that reads and then writes (check-then-insert).
+
+    On SQLite the transaction takes the write lock first (``BEGIN IMMEDIATE``): a deferred
+    transaction that read a snapshot and then wants to write fails at once with "database is
+    locked" when another process committed in between (the busy timeout does not apply to that
+    case), which is exactly what several workers writing one run do. Waiting for the lock up front
+    lets the busy timeout work. Other databases get a plain transaction.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
 
 
 def connection_error(url: str, exc: BaseException) -> DatabaseError:

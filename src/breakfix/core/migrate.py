@@ -112,9 +112,16 @@ def prepare(engine: Any) -> None:
     older revision raises :class:`DatabaseError` naming ``breakfix db upgrade``.
     """
     from sqlalchemy import inspect
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-    has_version = VERSION_TABLE in set(inspect(engine).get_table_names())
+    try:
+        # The first connection: a wrong password or an unreachable server surfaces here, once, as
+        # one line with the password masked (every component opens its database through this).
+        has_version = VERSION_TABLE in set(inspect(engine).get_table_names())
+    except (OperationalError, InterfaceError) as exc:
+        from .db import connection_error
+
+        raise connection_error(engine.url.render_as_string(hide_password=False), exc.orig or exc) from None
     rev = current(engine)
     if rev is None or (not has_version and rev == BASELINE):
         _create_all(engine)

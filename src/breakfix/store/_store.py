@@ -11,6 +11,7 @@ same attempt twice, or a resumed run racing a crashed one, leaves exactly one ro
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence, overload
@@ -27,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..core.attempts import Attempt, Turn
-from ..core.db import DEFAULT_URL, make_engine, mask_url, sqlite_path
+from ..core.db import DEFAULT_URL, begin_write, make_engine, mask_url, sqlite_path
 from ..core.errors import BreakfixError
 from ..core.findings import Finding
 from ..core.items import Item
@@ -170,13 +171,16 @@ class Store:
 
         rid = run_id or uuid.uuid4().hex[:16]
         now = _now()
-        with self.engine.begin() as conn:
-            exists = conn.execute(select(S.runs.c.id).where(S.runs.c.id == rid)).scalar()
-            if exists is None:
-                conn.execute(insert(S.runs).values(
-                    id=rid, name=repair_obj(name)[0], config=repair_obj(_jsonable(_redact(config)))[0],
-                    status="created",
-                    planned=None, created_at=now, updated_at=now))
+        try:
+            with begin_write(self.engine) as conn:
+                exists = conn.execute(select(S.runs.c.id).where(S.runs.c.id == rid)).scalar()
+                if exists is None:
+                    conn.execute(insert(S.runs).values(
+                        id=rid, name=repair_obj(name)[0], config=repair_obj(_jsonable(_redact(config)))[0],
+                        status="created",
+                        planned=None, created_at=now, updated_at=now))
+        except IntegrityError:
+            pass  # another worker on the same run created it between our check and our insert
         return rid
 
     def set_run_status(self, run_id: str, status: str, *, planned: int | None = None) -> None:
@@ -248,7 +252,15 @@ class Store:
         items = list({it.id: it for it in items}.values())
         if not items:
             return 0
-        with self.engine.begin() as conn:
+        try:
+            return self._add_items(run_id, items)
+        except IntegrityError:
+            # Another worker on the same run recorded some of them between our check and our
+            # insert; a second pass sees its rows and adds only the rest.
+            return self._add_items(run_id, items)
+
+    def _add_items(self, run_id: str, items: list[Item]) -> int:
+        with begin_write(self.engine) as conn:
             have = set()
             for chunk in _chunks([it.id for it in items], 500):
                 have |= set(conn.execute(select(S.items.c.id).where(
@@ -298,19 +310,27 @@ class Store:
             return 0
         # The same id twice in one batch: keep the first, like a second write would.
         batch = list({a.id: a for a in reversed(attempts)}.values())[::-1]
-        try:
-            with self.engine.begin() as conn:
-                return self._insert_attempts(conn, batch)
-        except OperationalError:
-            raise  # the database itself failed (locked, disk full): no attempt of the batch is to blame
-        except Exception:  # noqa: BLE001 - whatever one row did, the others of the batch are kept
-            pass
+        # Several workers writing overlapping ids: inserting in one global order (by id) means two
+        # transactions never wait on each other's unique-index entries in a cycle (PostgreSQL
+        # would abort one of them as a deadlock).
+        batch.sort(key=lambda a: a.id)
+        for attempt_no in range(5):
+            try:
+                with begin_write(self.engine) as conn:
+                    return self._insert_attempts(conn, batch)
+            except OperationalError as exc:
+                if _retryable(exc) and attempt_no < 4:
+                    time.sleep(0.05 * (attempt_no + 1))
+                    continue
+                raise  # the database itself failed (locked, disk full): no attempt of the batch is to blame
+            except Exception:  # noqa: BLE001 - whatever one row did, the others of the batch are kept
+                break
         # Another writer (a second process on the same store) inserted one of these ids between our
         # check and our insert, or one attempt holds something the database refuses: one savepoint
         # per attempt, so every other attempt of the batch is stored and the culprit is named.
         n = 0
         bad: list[tuple[Attempt, Exception]] = []
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             for a in batch:
                 try:
                     with conn.begin_nested():
@@ -672,6 +692,12 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
     # One database layer (core/db.py): same pragmas (WAL, synchronous=NORMAL, busy timeout, foreign
     # keys), JSON serialisation and one-line driver errors for every component's tables.
     return make_engine(url, echo=echo)
+
+
+def _retryable(exc: OperationalError) -> bool:
+    """A transaction the server aborted only because of a concurrent one (deadlock, serialisation)."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in {"40P01", "40001"}
 
 
 def _like_prefix(ref: str) -> str:
