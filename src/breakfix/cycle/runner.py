@@ -149,11 +149,25 @@ class Cycle:
 
     # -- steps -------------------------------------------------------------------------------------
     def _break(self, r: int, checkpoint: str, pools: Any, triggers: list[dict[str, Any]], final: bool) -> dict[str, Any]:
+        from ..run import config_from_dict, run_config
+
         done = self.db.step(self.id, r, "break")
         if done is not None:
             self.say(f"round {r}: break — done before, resumed")
+            if not final and "discover" not in done["runs"]:
+                # This round was the last measurement of a shorter cycle and rounds were added since:
+                # its measurement stands; only the discover run (findings to fix) is still missing.
+                from .plan import round_plans
+
+                data = round_plans(self.cfg, pools, r, checkpoint, done.get("triggers") or triggers)["discover"]
+                self.say(f"round {r}: break — discover ({len(data['items'])} items), rounds were added")
+                outcome = run_config(config_from_dict(data, source=f"cycle {self.cfg.name} round {r} discover"),
+                                     self.store, progress=self.progress)
+                if outcome.status != "finished":
+                    raise KeyboardInterrupt
+                done["runs"]["discover"] = outcome.run_id
+                self.db.save_step(self.id, r, "break", done)
             return done
-        from ..run import config_from_dict, run_config
         from .hooks import external_metrics, scan_triggers, trigger_findings
         from .measure import compare, regressions, round_metrics
         from .plan import round_plans
