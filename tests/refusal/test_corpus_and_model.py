@@ -80,23 +80,18 @@ def test_model_beats_the_phrase_list_on_soft_refusals_and_rarely_flags_hedged_co
 
 
 def test_microseconds_per_reply():
-    # Timed against the phrase list on the same text in the same process, so a loaded machine slows
-    # both alike (13 ms for this text at load 18 on 2 cores, about 9x the phrase list).
+    # Measured 1-2 ms for this 380-character reply at load 7 on 2 shared cores and 13 ms at load 20
+    # (benchmarks/refusal_eval.py reports the test split's mean); the bound keeps a 4x margin on the
+    # worst of those. The best of five rounds: another process taking the core mid-round is not ours.
     text = "I'm not comfortable going into that. If there's something else you need, I'm happy to help. " * 4
     default_model().probability(text)
-
-    def per_call(mode):
-        # The best of five rounds: another process taking the core mid-round is not our cost.
-        best = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(40):
-                classify(text, mode=mode)
-            best = min(best, (time.perf_counter() - t0) / 40)
-        return best
-
-    model, patterns = per_call("model"), per_call("patterns")
-    assert model < 25 * patterns and model < 0.1
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(40):
+            classify(text)
+        best = min(best, (time.perf_counter() - t0) / 40)
+    assert best < 0.05
 
 
 def test_empty_and_whitespace_replies_are_not_refusals():

@@ -14,6 +14,7 @@ import gzip
 import json
 import math
 import re
+from itertools import repeat
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -45,10 +46,8 @@ def unquote(text: str) -> str:
 def ngrams(text: str, n_min: int, n_max: int, head_chars: int) -> set[str]:
     """Distinct character n-grams of the normalised, unquoted opening of ``text``, padded with spaces."""
     t = " " + normalise(unquote(text))[:head_chars].strip() + " "
-    out: set[str] = set()
-    for n in range(n_min, n_max + 1):
-        out.update(t[i:i + n] for i in range(len(t) - n + 1))
-    return out
+    size = len(t)
+    return {t[i:i + n] for n in range(n_min, n_max + 1) for i in range(size - n + 1)}
 
 
 @dataclass(frozen=True)
@@ -79,8 +78,7 @@ class NgramModel:
         grams = ngrams(text, self.n_min, self.n_max, self.head_chars)
         if not grams:
             return self.bias
-        w = self.weights
-        s = sum(w.get(g, 0.0) for g in grams) / math.sqrt(len(grams))
+        s = sum(map(self.weights.get, grams, repeat(0.0))) / math.sqrt(len(grams))
         if phrase is None:
             phrase = default_phrasebook().match(unquote(text)) is not None
         return self.bias + s + (self.phrase_weight if phrase else 0.0)
