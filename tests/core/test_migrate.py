@@ -67,10 +67,18 @@ def test_a_database_from_before_migrations_is_the_baseline(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'legacy.db'}"
     engine = create_engine(url)
-    metadata.create_all(engine)  # what an older breakfix left: tables, no version
+    # What an older breakfix left: the baseline's tables (no leases, revision 0002), no version.
+    metadata.create_all(engine, tables=[t for t in metadata.sorted_tables if t.name != "leases"])
     engine.dispose()
+    with pytest.raises(DatabaseError) as err:  # stamped at the baseline, then told to upgrade
+        Store(url)
+    assert "breakfix db upgrade" in str(err.value) and "\n" not in str(err.value)
+    engine = create_engine(url)
+    assert current(engine) == BASELINE
+    engine.dispose()
+    assert upgrade(url) == (BASELINE, HEAD)
     store = Store(url)
-    assert current(store.engine) == BASELINE
+    assert current(store.engine) == HEAD
     store.close()
 
 

@@ -21,7 +21,7 @@ from .db import DatabaseError, make_engine, mask_url
 BASELINE = "0001"
 """The schema every database had before migrations existed."""
 
-HEAD = "0001"
+HEAD = "0002"
 """The newest revision; a test checks it is the migration scripts' head."""
 
 _COMPONENTS = ("breakfix.store._schema:metadata", "breakfix.backdoor._db:metadata",
@@ -124,7 +124,10 @@ def prepare(engine: Any) -> None:
         raise connection_error(engine.url.render_as_string(hide_password=False), exc.orig or exc) from None
     rev = current(engine)
     if rev is None or (not has_version and rev == BASELINE):
-        _create_all(engine)
+        if rev is None:
+            _create_all(engine)
+        # A pre-migration database is only stamped at the baseline (creating the newer tables here
+        # would make `breakfix db upgrade` fail on them); the check below then names the upgrade.
         try:
             with engine.begin() as conn:
                 if VERSION_TABLE not in set(inspect(conn).get_table_names()) or current(engine) is None:

@@ -116,3 +116,15 @@ meta_info = Table(
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+leases = Table(
+    # Work leasing (run/lease.py): an attempt is claimed here before it is sent, so several
+    # `breakfix run` processes on one run split the work; a lease whose worker died expires and
+    # another worker takes it over. A row lives from the claim until its attempt is stored.
+    "leases", metadata,
+    Column("attempt_id", String(64), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_leases_run_owner", leases.c.run_id, leases.c.owner)
