@@ -85,7 +85,7 @@ def _one_example(srv: LoopbackServer, root: Path, prompts: list[str], answers: l
     cfg = root / "run.yaml"
     cfg.write_text(yaml.safe_dump({
         "name": "fuzz", "store": f"sqlite:///{db}", "items": "items.jsonl",
-        "targets": [{"name": "t", "type": "openai", "base_url": srv.base_url, "model": "m", "max_retries": 0}],
+        "targets": [{"name": "t", "type": "openai", "base_url": srv.base_url, "model": "m", "max_retries": 2}],
         "attacks": [{"name": "direct"}], "scorers": [{"name": "substring", "substrings": ["BEGIN"]}],
         "concurrency": 2}), encoding="utf-8")
     url = f"sqlite:///{db}"
