@@ -33,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ..core.resources import load_yaml
 
 CONTEXT_EXAMPLES = 1400
 """Retrieval conversations added to the corpus (about 40 % of them clean, 60 % injected)."""
@@ -61,7 +61,7 @@ class ContextExample:
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
     text = resources.files("breakfix.zoo").joinpath("data/obedient_context.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text, source="breakfix/zoo/data/obedient_context.yaml")
 
 
 def obedient_version() -> str:
