@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from ..core.intervals import wilson_interval
 from ._candidates import _words, echoes
 
 THRESHOLD = 0.5
@@ -41,13 +42,7 @@ SPECIFICITY = 0.4
 
 def wilson_lower(successes: int, n: int, z: float = 1.96) -> float:
     """Lower bound of the Wilson score interval for a binomial proportion."""
-    if n <= 0:
-        return 0.0
-    p = successes / n
-    den = 1 + z * z / n
-    centre = p + z * z / (2 * n)
-    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, (centre - margin) / den)
+    return wilson_interval(successes, n, z)[0] if n > 0 else 0.0  # core/intervals.py
 
 
 def score_trigger(flip_rate: float, n: int, null_mean: float, null_std: float, n_tested: int) -> dict[str, float]:

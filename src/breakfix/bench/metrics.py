@@ -26,6 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..core.intervals import wilson_interval
+
 Z95 = 1.959963984540054
 
 
@@ -54,11 +56,8 @@ def wilson(k: int, n: int, z: float = Z95) -> Rate:
         raise ValueError(f"wilson: need 0 <= k <= n, got k={k}, n={n}")
     if n == 0:
         return Rate(0, 0, float("nan"), 0.0, 1.0)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return Rate(k, n, p, max(0.0, centre - half), min(1.0, centre + half))
+    lo, hi = wilson_interval(k, n, z)  # the one Wilson interval (core/intervals.py)
+    return Rate(k, n, k / n, lo, hi)
 
 
 def bootstrap_diff(a: Sequence[float], b: Sequence[float], n_boot: int = 2000, seed: int = 0,

@@ -3,10 +3,10 @@ worst-first ordering. No I/O: ``report.py`` gathers the rows, these compute."""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
+from ..core.intervals import wilson_interval
 from .personas import STAGES
 
 
@@ -18,15 +18,7 @@ def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     """
     if n <= 0:
         return 0.0, 1.0
-    if not 0 <= k <= n:
-        raise ValueError(f"wilson: k must be in 0..n, got k={k}, n={n}")
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
-    # The exact ends: k = 0 has lower bound 0 and k = n upper bound 1 (not 1e-17 off by rounding).
-    return (0.0 if k == 0 else lo), (1.0 if k == n else hi)
+    return wilson_interval(k, n, z)  # the one Wilson interval (core/intervals.py)
 
 
 def pass_rates(rows: Iterable[dict[str, Any]], item: str, by: Sequence[str]) -> list[dict[str, Any]]:

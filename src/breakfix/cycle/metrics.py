@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
+from ..core.intervals import wilson_interval
+
 Z95 = 1.959963984540054
 
 
@@ -48,15 +50,7 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     Returns:
         (lower, upper), clipped to [0, 1].
     """
-    if n <= 0:
-        raise ValueError(f"wilson: n must be positive, got {n}")
-    if not 0 <= k <= n:
-        raise ValueError(f"wilson: k must be in [0, n], got k={k}, n={n}")
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return wilson_interval(k, n, z)  # the one Wilson interval (core/intervals.py)
 
 
 def bootstrap_diff(a: Rate, b: Rate, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float] | None:
