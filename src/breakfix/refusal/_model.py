@@ -14,10 +14,10 @@ import gzip
 import json
 import math
 import re
-from itertools import repeat
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 
 from ._patterns import default_phrasebook, normalise
