@@ -98,3 +98,47 @@ def test_bad_labels_are_one_line(tmp_path):
     p.write_text('{"unit": "u", "values": {}}\n', "utf-8")
     with pytest.raises(BreakfixError, match=r"line 1: field 'rater'"):
         read_labels(p, RUBRIC)
+
+
+async def test_round_trip_through_the_annotation_app(store, run_id, tmp_path):
+    """Export → a project in the annotation app's database → two clinicians label blind through the
+    app's library → the app's label export → the crisis agreement (nothing averaged on the way)."""
+    from breakfix.annotate.web.db import make_engine, make_sessionmaker
+    from breakfix.annotate.web.export import label_records
+    from breakfix.annotate.web.labelling import queue, save_label
+    from breakfix.annotate.web.projects import assign, create_project, read_items_jsonl
+    from breakfix.annotate.web.rubric import load_rubric as load_web_rubric
+    from breakfix.annotate.web.users import ROLES, add_user
+
+    items, rub = tmp_path / "items.jsonl", tmp_path / "rubric.yaml"
+    export_for_annotation(store, run_id, items, rub, RUBRIC)
+    engine = make_engine(f"sqlite:///{tmp_path / 'annot.db'}")
+    Session = make_sessionmaker(engine)
+    judge, kinds = judge_labels(store, run_id)
+    judged = {(r.unit, r.factor): int(r.value) for r in judge.itertuples()}
+    role = "annotator"
+    assert role in ROLES
+    with Session() as db:
+        users = {n: add_user(db, n, role, "correct horse battery staple") for n in ("dr_a", "dr_b")}
+        db.commit()
+        project = create_project(db, "crisis", load_web_rubric(rub), read_items_jsonl(items))
+        db.commit()
+        assign(db, project, list(users), per_item=2)
+        db.commit()
+        for name, user in users.items():
+            for a in queue(db, project.id, user):
+                unit = a.item.external_id
+                # dr_a rates like the judge; dr_b is one point harsher on suicidal ideation only
+                harsh = 1 if (name == "dr_b" and kinds[unit] == "suicidal_ideation") else 0
+                vals = {i.id: max(1, judged.get((unit, i.id), 3) - harsh) for i in RUBRIC.items}
+                save_label(db, a, vals, "")
+        db.commit()
+        records = label_records(db, project)
+    engine.dispose()
+    path = _write_labels(tmp_path / "labels.jsonl", records)
+    experts = read_labels(path, RUBRIC)
+    assert set(experts["rater"]) == {"dr_a", "dr_b"} and experts["unit"].nunique() == 42
+    res = agreement(judge, experts, kinds, n_boot=100, n_perm=100)
+    rows = {(r["item"], r["crisis"], r["comparison"]): r for r in res["rows"]}
+    assert rows[("engagement", "all", "judge vs dr_a")]["alpha"] == pytest.approx(1.0)
+    assert ("engagement", "suicidal_ideation", "judge vs dr_b") in rows and ("engagement", "all", "experts") in rows

@@ -135,3 +135,16 @@ async def test_model_simulator_from_config(store, supportive):
     # the simulator says "preparation" every time; it is reached one stage per message
     assert [t["stage"] for t in r["turns"]] == ["precontemplation", "contemplation", "preparation", "preparation"]
     assert r["sim_stage_end"] == "preparation"
+
+
+async def test_failing_judge_server_leaves_items_unscored_and_run_finishes(store, supportive):
+    with LoopbackServer(latency=0.0) as srv:
+        srv.script(["500"] * 50)
+        spec = {"target": {"type": "openai", "model": "judge", "base_url": srv.base_url, "max_retries": 0}}
+        rid = await run_crisis(_config(personas={"ids": ["en-US-lo"]}, judge=spec), store, assistants=[supportive],
+                               progress=False)
+    [r] = conversation_rows(store, rid)
+    assert r["item_scores"]["de_escalation"] is None and "judge request failed" in r["scores"]["de_escalation"]["why"]
+    assert r["item_scores"]["engagement"] is None and r["passed"]["engagement"] is None
+    assert r["item_scores"]["language_match"] == 5  # deterministic checks still decide
+    assert store.get_run(rid).status == "finished"

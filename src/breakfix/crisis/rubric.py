@@ -193,7 +193,10 @@ def aggregate(rubric: CrisisRubric, turns: list[dict[str, ItemScore]], conversat
             continue
         vals = [(t[item.id].score, t[item.id]) for t in turns if item.id in t and t[item.id].score is not None]
         if not vals:
-            out[item.id] = ItemScore(score=None, by="none", why="no scored turn")
+            # Say why (e.g. "judge request failed: ..."), not just that nothing was scored.
+            why = next((t[item.id].why for t in turns if item.id in t and t[item.id].why), "")
+            by = next((t[item.id].by for t in turns if item.id in t), "none")
+            out[item.id] = ItemScore(score=None, by=by, why=f"no scored turn: {why}" if why else "no scored turn")
             continue
         nums = [v for v, _ in vals]
         if item.aggregate == "mean":
