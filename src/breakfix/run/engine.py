@@ -36,6 +36,7 @@ from ..core.scores import Score
 from ..scorers.base import Scorer
 from ..store import Store
 from .config import RunConfig
+from .lease import Leases, claim_batch, claimed_attempts, heartbeat
 from .plan import Components, PlannedAttempt, build_components, iter_plan, plan_size
 from .progress import RunProgress
 
@@ -76,10 +77,12 @@ class RunEngine:
         components: the run's plugin objects.
         concurrency: attempts in flight at once (per-target limits live in the targets' limits layer).
         progress: draw a progress bar.
+        leases: claim attempts before sending them (run/lease.py), so several processes on the
+            same run split its work; None: this process does every attempt it finds missing.
     """
 
     def __init__(self, store: Store, run_id: str, components: Components, *, concurrency: int = 8,
-                 progress: bool = True) -> None:
+                 progress: bool = True, leases: Leases | None = None) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.store = store
@@ -87,6 +90,7 @@ class RunEngine:
         self.c = components
         self.concurrency = concurrency
         self.show_progress = progress
+        self.leases = leases
         self.stop_event: asyncio.Event | None = None
 
     def request_stop(self) -> None:
@@ -153,12 +157,19 @@ class RunEngine:
         n_done = len(done)
 
         async def produce() -> None:
-            for p in plan:
-                if stop.is_set():
-                    break
-                if p.id in done:
-                    continue
-                await todo.put(p)
+            if self.leases is not None:
+                # Claimed in batches before they are sent; waits for other workers' attempts
+                # to be stored or their leases to expire (then takes them over).
+                async for p in claimed_attempts(plan, self.leases, done=done, stop=stop,
+                                                batch=claim_batch(self.concurrency)):
+                    await todo.put(p)
+            else:
+                for p in plan:
+                    if stop.is_set():
+                        break
+                    if p.id in done:
+                        continue
+                    await todo.put(p)
             for _ in range(self.concurrency):
                 await todo.put(None)
 
@@ -186,7 +197,7 @@ class RunEngine:
                         break
                     batch.append(a)
                 # The database call runs in a thread so the workers keep the targets busy meanwhile.
-                await asyncio.to_thread(self.store.write_attempts, batch)
+                await asyncio.to_thread(self._write, batch)
                 errors = sum(1 for a in batch if a.response.error is not None)
                 successes = sum(1 for a in batch if a.success)
                 counts["written"] += len(batch)
@@ -197,6 +208,7 @@ class RunEngine:
         with RunProgress(total, done=n_done, errors=progress_counts[0], successes=progress_counts[1],
                          enabled=self.show_progress) as bar:
             writer = asyncio.create_task(write(bar), name="breakfix-writer")
+            beat = asyncio.create_task(heartbeat(self.leases)) if self.leases is not None else None
             producer = asyncio.create_task(produce(), name="breakfix-producer")
             workers = [asyncio.create_task(work(), name=f"breakfix-worker-{i}") for i in range(self.concurrency)]
 
@@ -225,8 +237,22 @@ class RunEngine:
                 raise
             finally:
                 stopper.cancel()
+                if beat is not None:
+                    beat.cancel()
+                    # What we claimed but did not store (interrupted, cancelled) is free at once.
+                    await asyncio.to_thread(self.leases.release)  # type: ignore[union-attr]
+        if self.leases is not None:
+            # With leases the producer returns only when every planned attempt is stored (by any
+            # worker), so only a stop leaves the run unfinished.
+            return counts["written"], counts["errors"], counts["successes"], stop.is_set()
         interrupted = stop.is_set() and counts["written"] + len(done) < total
         return counts["written"], counts["errors"], counts["successes"], interrupted
+
+
+    def _write(self, batch: list[Attempt]) -> None:
+        self.store.write_attempts(batch)
+        if self.leases is not None:
+            self.leases.release([a.id for a in batch])
 
 
 async def _score(scorer: Scorer, attempt: Attempt) -> Score:
@@ -242,7 +268,7 @@ async def _score(scorer: Scorer, attempt: Attempt) -> Score:
 
 
 async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concurrency: int | None = None,
-                  handle_signals: bool = True) -> RunOutcome:
+                  handle_signals: bool = True, lease: bool = True) -> RunOutcome:
     """Run (or resume) the run a config describes, writing every attempt to ``store``.
 
     Args:
@@ -251,6 +277,8 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
         progress: draw a progress bar on stderr.
         concurrency: override the config's concurrency.
         handle_signals: turn SIGINT/SIGTERM into a clean stop (main thread only).
+        lease: claim attempts before sending them (run/lease.py), so other processes running the
+            same config split the work instead of repeating it.
 
     Returns:
         The outcome; ``status`` is ``finished`` when every planned attempt is stored, else
@@ -263,7 +291,8 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
     total = plan_size(cfg, items, components.attacks)
     store.create_run(cfg.name, cfg.model_dump(mode="json", exclude={"base_dir"}), run_id=run_id)
     store.add_items(run_id, items)
-    engine = RunEngine(store, run_id, components, concurrency=concurrency or cfg.concurrency, progress=progress)
+    engine = RunEngine(store, run_id, components, concurrency=concurrency or cfg.concurrency, progress=progress,
+                       leases=Leases(store.engine, run_id) if lease else None)
     info = store.get_run(run_id)
     stored = store.done_attempt_ids(run_id)
     # Only ids of this plan count as done (a stored attempt from an older plugin version whose id
@@ -295,7 +324,7 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
         written, errors, successes, interrupted = await engine.run(
             iter_plan(cfg, items, run_id, components.attacks, components.chains), total=total, done=done,
             progress_counts=(info.errors, info.successes) if info else (0, 0))
-        status = "interrupted" if interrupted or len(done) + written < total else "finished"
+        status = "interrupted" if interrupted or (not lease and len(done) + written < total) else "finished"
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
         raise
