@@ -18,7 +18,7 @@ it with "nothing to fix" instead of training on nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -289,6 +289,10 @@ class Cycle:
         # (ordinary tasks and the refusals the model gave before), never with evaluation data.
         repair = spec.repair_examples if tri["regressions"] else 0
         index = EvalIndex(self.eval_texts(brk, pools), threshold=spec.minhash_threshold, num_perm=spec.num_perm)
+        # Held-out languages appear in NO training example — not even an ordinary task of the
+        # retention set — so "held out" means the fixed model never saw that language during the fix.
+        held = set(self.cfg.heldout_families.languages)
+        pools = replace(pools, retention=[i for i in pools.retention if i.language not in held])
         curated = curate(findings, items, pools, spec, self.cfg.fixer, scorers, index,
                          triggers=[t for t in brk.get("triggers", []) if t["trigger"] in tri["triggers"]],
                          repair=repair)
