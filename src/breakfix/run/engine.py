@@ -250,9 +250,9 @@ class RunEngine:
 
 
     def _write(self, batch: list[Attempt]) -> None:
+        # Leases of stored attempts are not dropped here (one more transaction per batch): a claim
+        # skips stored attempts anyway, and the worker drops all of its leases when it stops.
         self.store.write_attempts(batch)
-        if self.leases is not None:
-            self.leases.release([a.id for a in batch])
 
 
 async def _score(scorer: Scorer, attempt: Attempt) -> Score:
