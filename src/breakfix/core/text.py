@@ -48,7 +48,9 @@ def repair_text(text: str) -> tuple[str, int]:
     Returns:
         The repaired text and how many lone surrogates were replaced (0: ``text`` is returned as is).
     """
-    if not _SURROGATE.search(text):
+    # ASCII (most text) cannot hold a surrogate: the C-speed check skips the regex scan, which the
+    # store runs on every string of every attempt.
+    if text.isascii() or not _SURROGATE.search(text):
         return text, 0
     # UTF-16 round trip: a high+low pair becomes the one character it encodes, a lone half U+FFFD.
     fixed = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

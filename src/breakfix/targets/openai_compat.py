@@ -124,7 +124,7 @@ class OpenAITarget(Target):
     async def _send(self, conversation: Conversation, **kw: Any) -> Response:
         client = self._pool.get()
         t0 = time.perf_counter()
-        resp = await client.post(self.url, json=self.body(conversation, **kw), headers=self._headers(),
+        resp = await client.post(self.url, json=self.body(conversation, **kw), headers=self._headers() or None,
                                  params=self.query or None)
         latency = time.perf_counter() - t0
         raise_for_status(resp)
