@@ -238,3 +238,16 @@ def test_missing_driver_names_the_extra():
     msg = _open_error("postgresql+pg8000://u:pw-visible-no@127.0.0.1:1/db")
     assert "\n" not in msg and "pw-visible-no" not in msg
     assert "pip install" in msg
+
+
+def test_db_commands_refuse_a_wrong_password_in_one_masked_line(pg_server):
+    import subprocess
+    import sys
+
+    url = pg_server.url(password="wrong-pw-42")
+    for cmd in ("current", "upgrade"):
+        res = subprocess.run([sys.executable, "-m", "breakfix.cli.main", "db", cmd, "--store", url],
+                             capture_output=True, text=True, timeout=120)
+        err = res.stderr.strip()
+        assert res.returncode != 0 and len(err.splitlines()) == 1, err
+        assert "wrong-pw-42" not in err and "bug" not in err and "check the user and password" in err

@@ -65,11 +65,25 @@ def script_head() -> str:
     return heads[0]
 
 
-def current(engine: Any) -> str | None:
-    """The database's revision; ``None`` for a database without breakfix tables or version."""
-    from sqlalchemy import inspect, text
+def _unreachable(engine: Any, exc: Any) -> DatabaseError:
+    from .db import connection_error
 
-    names = set(inspect(engine).get_table_names())
+    return connection_error(engine.url.render_as_string(hide_password=False), getattr(exc, "orig", None) or exc)
+
+
+def current(engine: Any) -> str | None:
+    """The database's revision; ``None`` for a database without breakfix tables or version.
+
+    Raises:
+        DatabaseError: the server cannot be reached or refuses the credentials (one line, masked).
+    """
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    try:
+        names = set(inspect(engine).get_table_names())
+    except (OperationalError, InterfaceError) as exc:
+        raise _unreachable(engine, exc) from None
     if VERSION_TABLE in names:
         with engine.connect() as conn:
             row = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
@@ -119,9 +133,7 @@ def prepare(engine: Any) -> None:
         # one line with the password masked (every component opens its database through this).
         has_version = VERSION_TABLE in set(inspect(engine).get_table_names())
     except (OperationalError, InterfaceError) as exc:
-        from .db import connection_error
-
-        raise connection_error(engine.url.render_as_string(hide_password=False), exc.orig or exc) from None
+        raise _unreachable(engine, exc) from None
     rev = current(engine)
     if rev is None or (not has_version and rev == BASELINE):
         if rev is None:
@@ -150,7 +162,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None,
 
     engine = make_engine(url)
     try:
-        before = current(engine)
+        before = current(engine)  # a server that cannot be reached fails here, in one line
         with engine.begin() as conn:
             if before is not None and VERSION_TABLE not in set(_table_names(conn)):
                 _stamp(conn, BASELINE)  # a pre-migration database is at the baseline
