@@ -198,8 +198,9 @@ async def claimed_attempts(plan: Iterable[PlannedAttempt], leases: Leases, *, do
 
     First one pass over the plan: each batch of attempts not in ``done`` is claimed; what another
     worker holds is remembered. Then, until every remembered attempt is stored (by its holder) or
-    claimed by us (its holder died and the lease expired), those are claimed again every
-    ``poll_s`` seconds (default: a quarter of the lease time). Stops early when ``stop`` is set.
+    claimed by us (its holder died and the lease expired), those are claimed again: after 0.2 s,
+    then less often while nothing changes, at most every ``poll_s`` seconds (default: a quarter of
+    the lease time, at most 5 s). Stops early when ``stop`` is set.
     """
     pending: dict[str, PlannedAttempt] = {}
 
@@ -230,17 +231,22 @@ async def claimed_attempts(plan: Iterable[PlannedAttempt], leases: Leases, *, do
     if chunk:
         for q in await claim(chunk):
             yield q
-    poll = poll_s if poll_s is not None else max(0.2, min(10.0, leases.ttl.total_seconds() / 4))
+    # Other workers usually store what they hold within moments: look again soon, and back off
+    # (up to a quarter of the lease time) while nothing changes.
+    longest = poll_s if poll_s is not None else max(0.2, min(5.0, leases.ttl.total_seconds() / 4))
+    poll = min(0.2, longest)
     while pending and not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), poll)
             return
         except asyncio.TimeoutError:
             pass
+        before = len(pending)
         waiting = list(pending.values())
         for k in range(0, len(waiting), batch):
             for q in await claim(waiting[k:k + batch]):
                 yield q
+        poll = min(0.2, longest) if len(pending) < before else min(longest, poll * 1.5)
 
 
 async def heartbeat(leases: Leases) -> None:
