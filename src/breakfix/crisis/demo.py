@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.items import stable_id
 from ..store import Store
 from .judge import LexiconJudge
 from .metrics import pass_rates, separated
@@ -37,24 +36,6 @@ def zoo_personas() -> list[Persona]:
     from ..zoo import LANGUAGES
 
     return [p for p in load_scenarios() if p.language in LANGUAGES]
-
-
-def zoo_lines(split: str = "heldout"):  # noqa: ANN201 - a LineSource
-    """A line source for the scripted simulator: the zoo corpus's crisis sentences of the persona's
-    language (``heldout`` framings by default), rotating from a per-persona offset."""
-    from ..zoo.corpus import heldout, train_items
-
-    pool = heldout(kind="crisis") if split == "heldout" else [i for i in train_items() if i.kind == "crisis"]
-    by_lang: dict[str, list[str]] = {}
-    for it in pool:
-        by_lang.setdefault(it.lang, []).append(it.prompt)
-
-    def line(persona: Persona, k: int) -> str:
-        options = by_lang[persona.language]
-        start = int(stable_id(persona.id, length=8), 16)
-        return options[(start + k) % len(options)]
-
-    return line
 
 
 @dataclass

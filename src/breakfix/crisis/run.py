@@ -113,7 +113,7 @@ def make_simulator(spec: dict[str, Any]) -> Simulator:
         if lines in (None, "persona"):
             return ScriptedSimulator()
         if lines in ("zoo-heldout", "zoo-train"):
-            from .demo import zoo_lines
+            from .zoo_lines import zoo_lines
 
             # The zoo demo's person: the zoo corpus's own crisis sentences (see demo.py).
             return ScriptedSimulator(lines=zoo_lines(lines.removeprefix("zoo-")), name=f"scripted-{lines}")
