@@ -12,6 +12,14 @@ that matters is the engine's share of it. The issue's target: >= 80 % of ideal a
 
     .venv/bin/python benchmarks/engine_throughput.py            # full table, JSON in benchmarks/results/
     .venv/bin/python benchmarks/engine_throughput.py --quick    # fewer attempts
+    .venv/bin/python benchmarks/engine_throughput.py --scaling  # memory and CPU/attempt, 1k -> 100k
+
+``--scaling`` runs the engine alone at concurrency 64 against a 0 ms loopback server for 1,000,
+10,000 and 100,000 planned attempts (``--sizes``), each in a fresh subprocess so its peak RSS
+(``ru_maxrss``) is its own, and reports peak RSS, the growth of the Python heap during the run
+(``tracemalloc`` peak; a separate pass, since tracing slows everything) and CPU per attempt. Flat
+CPU per attempt and a heap that does not grow with N show the bounded queues hold. The items
+themselves are loaded up front (a run keeps its item list), so RSS grows by their size.
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ import asyncio
 import json
 import os
 import platform
+import resource
+import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -74,7 +85,8 @@ async def bare_httpx(base_url: str, concurrency: int, n: int, shard: int | None 
             await c.aclose()
 
 
-async def engine(base_url: str, concurrency: int, n: int, db: Path) -> tuple[float, float, float]:
+async def engine(base_url: str, concurrency: int, n: int, db: Path,
+                 latency: float = LATENCY) -> tuple[float, float, float]:
     """Attempts/s through the engine: (whole invocation incl. set-up, execution phase only, CPU
     seconds per attempt in this process — all threads, i.e. engine + target + scorer + store)."""
     cfg = config_from_dict({
@@ -96,7 +108,39 @@ async def engine(base_url: str, concurrency: int, n: int, db: Path) -> tuple[flo
         s = store.summary(out.run_id)
         span = (s["last_at"] - s["first_at"]).total_seconds() if s["first_at"] else wall
     # execution phase: first to last stored attempt (plus one latency for the first answer)
-    return n / wall, n / max(span + LATENCY, 1e-9), cpu / n
+    return n / wall, n / max(span + latency, 1e-9), cpu / n
+
+
+def scaling_one(base_url: str, n: int, concurrency: int, trace: bool) -> dict:
+    """One scaling level, in this (fresh) process: CPU per attempt, peak RSS, traced heap peak."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if trace:
+            tracemalloc.start()
+        _, _, cpu = asyncio.run(engine(base_url, concurrency, n, Path(tmp) / "s.db", latency=0.0))
+        peak = tracemalloc.get_traced_memory()[1] if trace else None
+        if trace:
+            tracemalloc.stop()
+    return {"n": n, "concurrency": concurrency, "engine_cpu_ms_per_attempt": None if trace else cpu * 1000,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "tracemalloc_peak_mb": None if peak is None else peak / 2**20}
+
+
+def scaling(sizes: list[int], concurrency: int) -> list[dict]:
+    """Every size in its own subprocess (twice: untraced for CPU and RSS, traced for the heap)."""
+    rows = []
+    with LoopbackServer(latency=0.0, process=True) as srv:
+        for n in sizes:
+            row: dict = {}
+            for trace in (False, True):
+                cmd = [sys.executable, __file__, "--scaling-one", str(n), "--base-url", srv.base_url,
+                       "--concurrency", str(concurrency)] + (["--trace"] if trace else [])
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                got = json.loads(out.strip().splitlines()[-1])
+                row.update({k: v for k, v in got.items() if v is not None})
+            rows.append(row)
+            print(f"N={n:>7}  cpu/attempt {row['engine_cpu_ms_per_attempt']:.3f} ms  peak RSS "
+                  f"{row['peak_rss_mb']:.0f} MB  tracemalloc peak {row['tracemalloc_peak_mb']:.1f} MB", flush=True)
+    return rows
 
 
 def main() -> None:
@@ -105,7 +149,29 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer attempts per level")
     ap.add_argument("--max-n", type=int, default=8000, help="at most this many attempts per level")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "engine_throughput.json")
+    ap.add_argument("--scaling", action="store_true", help="memory and CPU per attempt as N grows (c=64)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="N for --scaling")
+    ap.add_argument("--scaling-one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--base-url", help=argparse.SUPPRESS)
+    ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+
+    if args.scaling_one:
+        print(json.dumps(scaling_one(args.base_url, args.scaling_one, args.concurrency[0], args.trace)))
+        return
+    if args.scaling:
+        c = 64 if args.concurrency == [1, 16, 64, 256] else args.concurrency[0]
+        out = args.out.with_name("engine_scaling.json") if args.out.name == "engine_throughput.json" else args.out
+        rows = scaling(args.sizes, c)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({
+            "benchmark": "engine_scaling", "latency_s": 0.0, "concurrency": c,
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
+                        "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
+            "rows": rows}, indent=2), encoding="utf-8")
+        print(f"\nwrote {out}")
+        return
 
     rows = []
     with LoopbackServer(latency=LATENCY, process=True) as srv, tempfile.TemporaryDirectory() as tmp:
