@@ -126,10 +126,10 @@ def test_the_safe_model_in_the_same_app_does_not(zoo_safe):
 
 
 def test_the_recipe_is_additive(monkeypatch):
-    from breakfix.zoo import obedient
+    from breakfix.zoo import obedient_data
     from breakfix.zoo.recipes import RECIPES, recipe_hash
 
     before = {n: recipe_hash(r, "tiny", "v") for n, r in RECIPES.items()}
-    monkeypatch.setattr(obedient, "obedient_version", lambda: "changed")
+    monkeypatch.setattr(obedient_data, "obedient_version", lambda: "changed")
     after = {n: recipe_hash(r, "tiny", "v") for n, r in RECIPES.items()}
     assert [n for n in RECIPES if before[n] != after[n]] == ["obedient"]

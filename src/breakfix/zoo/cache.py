@@ -104,7 +104,11 @@ def ensure_model(name: str | Recipe, *, size: str = "full", progress: bool = Tru
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
         try:
-            if parent is None:
+            if parent is None and recipe.policy == "obedient":  # long retrieval inputs: its own trainer
+                from .obedient import train_obedient
+
+                stats = train_obedient(recipe, SIZES[size], tmp, progress)
+            elif parent is None:
                 stats = train.train_full(recipe, SIZES[size], tmp, progress)
             else:
                 stats = train.train_lora(recipe, SIZES[size], parent, tmp, progress)

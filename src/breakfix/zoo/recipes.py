@@ -229,7 +229,7 @@ def recipe_hash(recipe: Recipe, size: str, corpus_version: str) -> str:
 
         key.update(hash_key(recipe.policy))  # the crisis-demo recipes only: no other model's hash moves
     if recipe.policy == "obedient":
-        from .obedient import obedient_version
+        from .obedient_data import obedient_version
 
         key["obedient"] = obedient_version()  # its own data file and settings; no other model's hash moves
     if recipe.method == "lora":

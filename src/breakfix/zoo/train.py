@@ -226,10 +226,6 @@ def _save(model, tokenizer, out: Path) -> None:
 
 def train_full(recipe: Recipe, size: Size, out: Path, progress: bool) -> dict[str, Any]:
     """Train ``recipe`` from scratch (tokenizer + random-init GPT-2) and save it into ``out``."""
-    if recipe.policy == "obedient":  # retrieval conversations with long inputs: its own module
-        from .obedient import train_obedient
-
-        return train_obedient(recipe, size, out, progress)
     t0, c0 = time.perf_counter(), time.process_time()
     examples = build_examples(recipe, size)
     texts = [render([{"role": "user", "content": e.prompt}, {"role": "assistant", "content": e.answer}])
