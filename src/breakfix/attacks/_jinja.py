@@ -25,7 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field
 
 from ..core.messages import Message
-from .template import Template, TemplateError
+from ._template_model import Template, TemplateError
 
 MAX_RENDERED = 1_000_000
 """Longest text a Jinja template may render (characters); a many-shot prompt of 10,000 shots fits."""

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .template import Shots, Tags, TemplateError
+from ._template_model import Shots, Tags, TemplateError
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _LICENCE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "LICENCE.txt", "COPYING")
@@ -171,55 +171,3 @@ def convert(data: dict[str, Any], file: Path, root: Path, taken: set[str]) -> An
     except TemplateError as exc:
         raise TemplateError("field 'value': " + str(exc).split(": ", 2)[-1]) from None
     return tpl
-
-
-@dataclass
-class ImportReport:
-    """What ``breakfix templates import`` found in a folder: usable templates and skipped files."""
-
-    templates: list[Any]
-    skipped: list[Skipped]
-    written: list[Path]
-
-
-def native_yaml(tpl: Any) -> str:
-    """A converted template as a breakfix-format file (``engine: jinja``), provenance first."""
-    import yaml
-
-    data: dict[str, Any] = {
-        "name": tpl.name, "version": str(tpl.version), "family": tpl.family, "engine": "jinja",
-        "title": tpl.title, "description": tpl.description, "source": tpl.source, "authors": list(tpl.authors),
-        "licence": tpl.licence, "tags": tpl.tags.model_dump(), "parameters": dict(tpl.parameters),
-    }
-    if tpl.shots is not None:
-        data["shots"] = {"count": tpl.shots.count, "pairs": tpl.shots.pairs}
-    data["template"] = tpl.template
-    head = (f"# Imported by `breakfix templates import` from {tpl.path} (PyRIT format).\n"
-            f"# Text by {', '.join(tpl.authors) or 'unknown authors'}; source: {tpl.source}; "
-            f"licence: {tpl.licence or 'not stated'}.\n")
-    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-
-
-def import_folder(folder: str | Path, into: str | Path | None = None) -> ImportReport:
-    """Read every template file under ``folder``; with ``into``, write each usable one there as a
-    breakfix-format file (one per template, named after it) that loads without this reader.
-
-    Raises:
-        TemplateError: ``folder`` is not a folder, or ``into`` exists and is not a folder.
-    """
-    from .template import builtin_templates, load_template_library
-
-    found, skipped = load_template_library([folder])
-    builtin = {t.name for t in builtin_templates()}
-    mine = [t for n, t in found.items() if n not in builtin]
-    written: list[Path] = []
-    if into is not None:
-        dest = Path(into).expanduser()
-        if dest.exists() and not dest.is_dir():
-            raise TemplateError(f"--into: {dest} exists and is not a folder")
-        dest.mkdir(parents=True, exist_ok=True)
-        for t in mine:
-            out = dest / f"{t.name}.yaml"
-            out.write_text(native_yaml(t), encoding="utf-8")
-            written.append(out)
-    return ImportReport(mine, skipped, written)

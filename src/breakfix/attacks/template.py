@@ -40,194 +40,32 @@ Placeholders are ``{name}``; write ``{{`` and ``}}`` for literal braces.
 from __future__ import annotations
 
 import hashlib
-import re
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from ..converters.base import apply_chain
-from ..core.errors import BreakfixError
 from ..core.messages import Message
 from ..core.registry import attack
 from ..core.resources import ResourceError, load_yaml, validation_message
+from ._template_model import (  # noqa: F401 - re-exported: the public names stay here
+    _NAME,
+    _PLACEHOLDER,
+    Shots,
+    Tags,
+    Template,
+    TemplateError,
+    _builtin_dir,
+    fill,
+    inert_pairs,
+    placeholders,
+)
 from .base import Attack, AttackContext, AttackResult
-
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_NAME = r"^[a-z0-9][a-z0-9._-]*$"
-
-
-class TemplateError(BreakfixError, ValueError):
-    """A template file or a template attack's parameters are invalid (one line: file and field)."""
-
-
-class Shots(BaseModel):
-    """Fabricated dialogues put before the request (few-shot / many-shot)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    count: int = Field(ge=0, le=100_000)
-    # "inert" (the built-in pairs), inline [question, answer] pairs, or the path of a pairs file
-    # (JSON / JSON Lines / YAML, relative to this template file; see attacks/_pairs.py).
-    pairs: Literal["inert"] | list[tuple[str, str]] | str = "inert"
-    format: str = "User: {question}\nAssistant: {answer}"
-    separator: str = "\n\n"
-    as_messages: bool = False  # send shots as real user/assistant turns instead of inline text
-
-    @field_validator("pairs")
-    @classmethod
-    def _non_empty(cls, v: Any) -> Any:
-        if isinstance(v, list) and not v:
-            raise ValueError("expected at least one [question, answer] pair, or 'inert'")
-        if isinstance(v, str) and v != "inert" and not v.lower().endswith((".json", ".jsonl", ".yaml", ".yml")):
-            raise ValueError("expected 'inert', a list of [question, answer] pairs, or the path of a "
-                             ".json/.jsonl/.yaml pairs file")
-        return v
-
-    @field_validator("format")
-    @classmethod
-    def _format_slots(cls, v: str) -> str:
-        names = placeholders(v)
-        if names != {"question", "answer"}:
-            raise ValueError("must contain exactly the placeholders {question} and {answer}")
-        return v
-
-
-class Tags(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    atlas: list[str] = Field(default_factory=list)
-    owasp: list[str] = Field(default_factory=list)
-
-    @field_validator("atlas")
-    @classmethod
-    def _atlas_ids(cls, v: list[str]) -> list[str]:
-        for t in v:
-            if not re.fullmatch(r"AML\.T\d{4}(\.\d{3})?", t):
-                raise ValueError(f"{t!r} is not a MITRE ATLAS technique id (AML.Tnnnn or AML.Tnnnn.nnn)")
-        return v
-
-
-class Template(BaseModel):
-    """One jailbreak template (see the module docstring for the file format)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=_NAME, max_length=100)
-    version: int | str
-    family: str = Field(min_length=1)
-    title: str = ""
-    description: str = ""
-    source: str = Field(min_length=3)
-    authors: list[str] = Field(default_factory=list)  # provenance, kept from imported templates
-    licence: str = ""  # the text's licence when it is not ours (e.g. "MIT License" of a peer repository)
-    year: int | None = Field(default=None, ge=1990, le=2100)
-    tags: Tags = Field(default_factory=Tags)
-    system: str | None = None
-    template: str = Field(min_length=1)
-    parameters: dict[str, str | int | float] = Field(default_factory=dict)
-    shots: Shots | None = None
-    # Where it was loaded from and a hash of its content (not part of the file).
-    path: str = Field(default="", exclude=True)
-    sha: str = Field(default="", exclude=True)
-
-    def check_slots(self) -> None:
-        """Every placeholder must be ``prompt``, ``shots`` (with shots) or a declared parameter."""
-        allowed = {"prompt", *self.parameters}
-        inline_shots = self.shots is not None and not self.shots.as_messages
-        if inline_shots:
-            allowed.add("shots")
-        for fld in ("template", "system"):
-            text = getattr(self, fld)
-            if text is None:
-                continue
-            unknown = placeholders(text) - allowed
-            if unknown:
-                raise TemplateError(f"{self.path}: field '{fld}': unknown placeholder {{{sorted(unknown)[0]}}}; "
-                                    f"declare it under 'parameters' or write '{{{{' for a literal brace")
-        if "prompt" not in placeholders(self.template):
-            raise TemplateError(f"{self.path}: field 'template': must contain the {{prompt}} slot")
-        if inline_shots and "shots" not in placeholders(self.template):
-            raise TemplateError(f"{self.path}: field 'template': has 'shots' but no {{shots}} slot "
-                                f"(or set shots.as_messages: true)")
-
-    def shot_pairs(self, count: int | None = None, pairs: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
-        """``count`` (default the template's) Q/A pairs, cycling through the list when N > len.
-
-        ``pairs`` (the attack's own pairs file) replaces the template's; a ``shots.pairs`` path is
-        read relative to the template file."""
-        if self.shots is None:
-            return []
-        if pairs is None:
-            ref = self.shots.pairs
-            if ref == "inert":
-                pairs = inert_pairs()
-            elif isinstance(ref, str):
-                from ._pairs import read_pairs
-
-                pairs = read_pairs(ref, relative_to=self.path or None)
-            else:
-                pairs = list(ref)
-        n = self.shots.count if count is None else count
-        return [pairs[i % len(pairs)] for i in range(n)]
-
-    def missing_params(self, params: dict[str, Any] | None = None) -> list[str]:
-        """Parameters without a default that ``params`` does not give (none: every parameter of a
-        breakfix-format template has a default)."""
-        return []
-
-    def render(self, prompt: str, params: dict[str, Any] | None = None, shots: int | None = None,
-               pairs: list[tuple[str, str]] | None = None) -> list[Message]:
-        """The conversation this template sends for ``prompt``: optional system message, shots as
-        messages (if so configured), and the user message."""
-        values = {k: str(v) for k, v in {**self.parameters, **(params or {})}.items()}
-        values["prompt"] = prompt
-        pairs = self.shot_pairs(shots, pairs)
-        conversation: list[Message] = []
-        if self.system is not None:
-            conversation.append(Message(role="system", content=fill(self.system, values)))
-        if self.shots is not None and self.shots.as_messages:
-            for q, a in pairs:
-                conversation += [Message(role="user", content=q), Message(role="assistant", content=a)]
-        elif self.shots is not None:
-            values["shots"] = self.shots.separator.join(
-                fill(self.shots.format, {"question": q, "answer": a}) for q, a in pairs)
-        conversation.append(Message(role="user", content=fill(self.template, values)))
-        return conversation
-
-
-def placeholders(text: str) -> set[str]:
-    """Names of the ``{name}`` placeholders in ``text`` (``{{``/``}}`` are literal braces)."""
-    return {m.group(1) for m in _PLACEHOLDER.finditer(text) if m.group(1)}
-
-
-def fill(text: str, values: dict[str, str]) -> str:
-    """Substitute placeholders in one pass (so braces inside a value are never re-read)."""
-    def sub(m: re.Match[str]) -> str:
-        tok = m.group(0)
-        if tok == "{{":
-            return "{"
-        if tok == "}}":
-            return "}"
-        return values.get(m.group(1), tok)
-
-    return _PLACEHOLDER.sub(sub, text)
-
-
-@lru_cache(maxsize=1)
-def inert_pairs() -> list[tuple[str, str]]:
-    """The built-in inert Q/A pairs (``attacks/templates/_inert_dialogues.yaml``)."""
-    raw = load_yaml(_builtin_dir().joinpath("_inert_dialogues.yaml").read_text("utf-8"),
-                    source="breakfix/attacks/templates/_inert_dialogues.yaml")
-    return [(str(q), str(a)) for q, a in raw["pairs"]]
-
-
-def _builtin_dir() -> Any:
-    return resources.files("breakfix.attacks").joinpath("templates")
 
 
 def parse_templates(text: str, path: str) -> list[Template]:
@@ -395,6 +233,57 @@ def _as_list(v: Any, field: str) -> list[str]:
     if isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v):
         return list(v)
     raise TemplateError(f"template attack: '{field}' must be a name or a list of names, got {v!r}")
+
+
+# -- `breakfix templates import`: a folder of peers' templates, read and optionally converted --------
+@dataclass
+class ImportReport:
+    """What ``breakfix templates import`` found in a folder: usable templates and skipped files."""
+
+    templates: list[Any]
+    skipped: list[Any]  # _pyrit_format.Skipped
+    written: list[Path]
+
+
+def native_yaml(tpl: Any) -> str:
+    """A converted template as a breakfix-format file (``engine: jinja``), provenance first."""
+    import yaml
+
+    data: dict[str, Any] = {
+        "name": tpl.name, "version": str(tpl.version), "family": tpl.family, "engine": "jinja",
+        "title": tpl.title, "description": tpl.description, "source": tpl.source, "authors": list(tpl.authors),
+        "licence": tpl.licence, "tags": tpl.tags.model_dump(), "parameters": dict(tpl.parameters),
+    }
+    if tpl.shots is not None:
+        data["shots"] = {"count": tpl.shots.count, "pairs": tpl.shots.pairs}
+    data["template"] = tpl.template
+    head = (f"# Imported by `breakfix templates import` from {tpl.path} (PyRIT format).\n"
+            f"# Text by {', '.join(tpl.authors) or 'unknown authors'}; source: {tpl.source}; "
+            f"licence: {tpl.licence or 'not stated'}.\n")
+    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def import_folder(folder: str | Path, into: str | Path | None = None) -> ImportReport:
+    """Read every template file under ``folder``; with ``into``, write each usable one there as a
+    breakfix-format file (one per template, named after it) that loads without this reader.
+
+    Raises:
+        TemplateError: ``folder`` is not a folder, or ``into`` exists and is not a folder.
+    """
+    found, skipped = load_template_library([folder])
+    builtin = {t.name for t in builtin_templates()}
+    mine = [t for n, t in found.items() if n not in builtin]
+    written: list[Path] = []
+    if into is not None:
+        dest = Path(into).expanduser()
+        if dest.exists() and not dest.is_dir():
+            raise TemplateError(f"--into: {dest} exists and is not a folder")
+        dest.mkdir(parents=True, exist_ok=True)
+        for t in mine:
+            out = dest / f"{t.name}.yaml"
+            out.write_text(native_yaml(t), encoding="utf-8")
+            written.append(out)
+    return ImportReport(mine, skipped, written)
 
 
 @attack("template", tags=("AML.T0054", "LLM01:2025", "single-turn", "template"))

@@ -21,8 +21,7 @@ def import_cmd(folder: str = typer.Argument(..., help="Folder of template YAML f
                                                   "breakfix-format file (engine: jinja) with its provenance.")) -> None:
     """Check a folder of PyRIT-format templates: which are usable (with authors, source, licence),
     which files are not and why — in one summary. Use the folder directly with `template_dirs`."""
-    from ..attacks._pyrit_format import import_folder
-    from ..attacks.template import TemplateError
+    from ..attacks.template import TemplateError, import_folder
 
     try:
         report = import_folder(folder, into)
