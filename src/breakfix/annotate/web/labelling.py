@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ...core.errors import BreakfixError
 from .db import Adjudication, Assignment, Draft, Label, Project, ProjectItem, User
 from .rubric import Rubric
 
 
-class LabelInputError(ValueError):
+class LabelInputError(BreakfixError, ValueError):
     """A submitted label that does not fit the rubric."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ...core.errors import BreakfixError
 from .db import Assignment, Project, ProjectItem, User
 from .rubric import Rubric
 from .users import get_user
@@ -23,7 +24,7 @@ from .users import get_user
 _ROLES = {"system", "user", "assistant"}
 
 
-class ProjectInputError(ValueError):
+class ProjectInputError(BreakfixError, ValueError):
     """Bad project input (file, field, annotator); one-line message."""
 
 

@@ -8,6 +8,7 @@ import re
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ...core.errors import BreakfixError
 from .db import Invite, User, WebSession
 from .security import MIN_PASSWORD_LEN, bcrypt_rounds, check_password, hash_password, new_token, token_hash
 
@@ -25,7 +26,7 @@ def _dummy_hash(rounds: int) -> str:
     return bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds=rounds)).decode("ascii")
 
 
-class UserInputError(ValueError):
+class UserInputError(BreakfixError, ValueError):
     """Bad user name, role or password (one-line message)."""
 
 
