@@ -13,6 +13,13 @@ from .items import BenchError, BenchItem, GateResult, Provenance, Verdict
 from .metrics import bootstrap_diff, grouped, pearson, rates, spearman, wilson
 
 
+def cycle_metrics(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - lazy, like evaluate
+    """The benchmark as a break-fix round's step (see :mod:`breakfix.bench.cycle_hook`)."""
+    from .cycle_hook import cycle_metrics as _cycle_metrics
+
+    return _cycle_metrics(*args, **kwargs)
+
+
 def evaluate(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - lazy: the engine imports the store
     """Evaluate a model on benchmark items (see :func:`breakfix.bench.evaluate.evaluate`)."""
     from .evaluate import evaluate as _evaluate
@@ -21,5 +28,5 @@ def evaluate(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - lazy: the engin
 
 
 __all__ = ["Benchmark", "BenchError", "BenchItem", "Classification", "GateResult", "Manifest", "Provenance",
-           "Verdict", "bootstrap_diff", "classify", "evaluate", "grouped", "load_benchmark", "pearson", "rates",
+           "Verdict", "bootstrap_diff", "classify", "cycle_metrics", "evaluate", "grouped", "load_benchmark", "pearson", "rates",
            "spearman", "wilson", "write_benchmark"]

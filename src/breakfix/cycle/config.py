@@ -164,7 +164,7 @@ class CycleConfig(_Strict):
     evaluation: EvalSpec = Field(default_factory=EvalSpec)
     scan: ScanSpec = Field(default_factory=ScanSpec)
     bench: dict[str, Any] | None = None
-    """Benchmark options; runs when set and ``breakfix.bench`` provides ``run_benchmark``."""
+    """Benchmark options (see ``breakfix.bench.cycle_hook``); runs when set."""
     crisis: dict[str, Any] | None = None
     """Crisis-evaluation options; runs when set and ``breakfix.crisis`` provides ``run_crisis_eval``."""
     stop_asr: float = Field(default=0.0, ge=0.0, le=1.0)
