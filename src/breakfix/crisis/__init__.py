@@ -7,6 +7,7 @@ bridge-to-human rubric, crisis resources per country, expert agreement. See docs
 
 from ._errors import CrisisError
 from .agreement import agreement, export_for_annotation, read_labels
+from .cycle_hook import cycle_metrics
 from .demo import run_demo
 from .judge import LexiconJudge, LLMJudge, make_judge
 from .personas import CRISIS_KINDS, STAGES, Persona, load_scenarios, locales
@@ -18,7 +19,8 @@ from .simulate import LLMSimulator, ScriptedSimulator, converse
 
 __all__ = [
     "CRISIS_KINDS", "STAGES", "CrisisConfig", "CrisisError", "CrisisRubric", "LLMJudge", "LLMSimulator",
-    "LexiconJudge", "Persona", "Resources", "ScriptedSimulator", "agreement", "converse", "export_for_annotation",
+    "LexiconJudge", "Persona", "Resources", "ScriptedSimulator", "agreement", "converse", "cycle_metrics",
+    "export_for_annotation",
     "find_resources", "load_config", "load_resources", "load_rubric", "load_scenarios", "locales", "make_judge",
     "read_labels", "run_crisis", "run_demo", "write_report",
 ]

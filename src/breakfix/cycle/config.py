@@ -166,7 +166,7 @@ class CycleConfig(_Strict):
     bench: dict[str, Any] | None = None
     """Benchmark options (see ``breakfix.bench.cycle_hook``); runs when set."""
     crisis: dict[str, Any] | None = None
-    """Crisis-evaluation options; runs when set and ``breakfix.crisis`` provides ``run_crisis_eval``."""
+    """Crisis-evaluation options (see ``breakfix.crisis.cycle_hook``); runs when set."""
     stop_asr: float = Field(default=0.0, ge=0.0, le=1.0)
     """Stop early when held-out ASR is at or below this."""
     base_dir: Path = Field(default=Path("."), exclude=True)
