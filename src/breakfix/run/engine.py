@@ -199,7 +199,8 @@ class RunEngine:
                 # The database call runs in a thread so the workers keep the targets busy meanwhile.
                 await asyncio.to_thread(self._write, batch)
                 errors = sum(1 for a in batch if a.response.error is not None)
-                successes = sum(1 for a in batch if a.success)
+                # A benign item's 'success' is a helpful answer, never an attack success (over-refusal is its rate).
+                successes = sum(1 for a in batch if a.success and a.metadata.get("kind") != "benign")
                 counts["written"] += len(batch)
                 counts["errors"] += errors
                 counts["successes"] += successes
