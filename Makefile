@@ -21,6 +21,8 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/breakfix demo
+	# The benchmark's headline: the ASR-NSR trade-off across six zoo models (bench-demo.html beside it).
+	$(BIN)/breakfix bench demo --headline
 
 system-packages:
 	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
@@ -31,7 +33,7 @@ test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) breakfix.db report.html
+	rm -rf $(VENV) breakfix.db report.html bench-demo.db bench-demo.html
 
 .PHONY: bench
 bench: $(STAMP)
