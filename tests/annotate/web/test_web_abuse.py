@@ -155,11 +155,15 @@ def test_bcrypt_does_not_stall_other_requests(tmp_path: Path, monkeypatch: pytes
     assert results == [401] * 8
     # The burst really was expensive (one check at a time: about 8 checks long)...
     assert burst > 4 * one_check, (burst, one_check)
-    # ...yet no request of the other user waited as long as one check. (On the event loop, as
-    # before, a request waited for every check queued ahead of it: 5.5 checks at worst, measured.)
+    # ...yet the other user's requests were answered in much less than one check. (On the event
+    # loop, as before, a request waited for every check queued ahead of it: 5.5 checks at worst,
+    # measured, and never less than the check in progress.) Median and 90th percentile, not the
+    # maximum: on a loaded CI machine one request in 120 was once held 2.7 s by the OS scheduler.
+    ordered = sorted(latencies)
+    median, p90 = ordered[len(ordered) // 2], ordered[int(0.9 * (len(ordered) - 1))]
     print(f"one check {one_check:.3f} s, burst {burst:.2f} s, {len(latencies)} requests, "
-          f"max {max(latencies):.3f} s, median {sorted(latencies)[len(latencies) // 2]:.3f} s")
-    assert len(latencies) >= 5 and max(latencies) < one_check, (max(latencies), one_check)
+          f"max {ordered[-1]:.3f} s, p90 {p90:.3f} s, median {median:.3f} s")
+    assert len(latencies) >= 5 and median < one_check / 2 and p90 < one_check, (median, p90, one_check)
 
 
 def test_changing_a_password_ends_old_sessions(live) -> None:
