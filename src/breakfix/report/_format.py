@@ -25,12 +25,9 @@ def rate_ci(rate: float | None, ci: Sequence[float] | None) -> str:
 
 def wilson_ci(k: int, n: int) -> tuple[float, float] | None:
     """The Wilson 95 % interval of ``k`` of ``n`` (``None`` when ``n`` is 0)."""
-    from ..bench.metrics import wilson
+    from ..core.intervals import wilson_interval  # the one Wilson interval; report needs nothing of bench
 
-    if not n:
-        return None
-    w = wilson(k, n)
-    return (w.lo, w.hi)
+    return wilson_interval(k, n) if n else None
 
 
 __all__ = ["pct", "rate_ci", "wilson_ci", "NONE"]
