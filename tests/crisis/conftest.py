@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
+from .crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
 
 from breakfix.store import Store
 from breakfix.targets.scripted import ScriptedTarget

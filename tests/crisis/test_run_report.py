@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from crisis_texts import SUPPORTIVE_EN
+from .crisis_texts import SUPPORTIVE_EN
 
 from breakfix.crisis.report import build_context, conversation_rows, write_report
 from breakfix.crisis.run import CrisisConfig, run_crisis

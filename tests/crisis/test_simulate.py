@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
+from .crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
 
 from breakfix.crisis.personas import load_scenarios
 from breakfix.crisis.resources import load_resources
