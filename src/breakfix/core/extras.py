@@ -1,7 +1,7 @@
 """Optional extras: which ``pip install 'breakfix[...]'`` brings a missing third-party module.
 
 The core install is what an API-only red teamer needs; local models, the annotation app, the
-backdoor scanner and Postgres are extras (see ``pyproject.toml``). Code that needs one imports it
+backdoor scanner, Postgres and the Ray executor are extras (see ``pyproject.toml``). Code that needs one imports it
 where it is used; when the import fails, :func:`missing_extra` turns the ``ModuleNotFoundError``
 into one line naming the extra, and the CLI prints it as a user error.
 """
@@ -17,6 +17,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "itsdangerous": "annotate", "multipart": "annotate", "python_multipart": "annotate",
     "markdown_it": "annotate", "nh3": "annotate",
     "psycopg": "postgres", "psycopg2": "postgres",
+    "ray": "ray",
 }
 """Top-level module -> the extra that installs it."""
 
