@@ -222,6 +222,13 @@ class Limiter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sem: asyncio.Semaphore | None = None
         self._rate = RateLimiter(limits.rpm)
+        self._rate_factory: Callable[[], RateLimiter] | None = None
+
+    def share_rate(self, factory: Callable[[], RateLimiter]) -> None:
+        """Take rate slots from ``factory()``'s limiter instead of this process's own: one ``rpm``
+        budget for several processes (the Ray executor's cluster-wide limit, run/shared_limit.py)."""
+        self._rate_factory = factory
+        self._loop = None  # rebuilt under the running loop at the next request
 
     def _bind(self) -> asyncio.Semaphore:
         # asyncio primitives belong to one event loop; a target reused under a new loop
@@ -230,7 +237,7 @@ class Limiter:
         if self._sem is None or self._loop is not loop:
             self._loop = loop
             self._sem = asyncio.Semaphore(self.limits.max_concurrency)
-            self._rate = RateLimiter(self.limits.rpm)
+            self._rate = self._rate_factory() if self._rate_factory is not None else RateLimiter(self.limits.rpm)
         return self._sem
 
     def backoff(self, retry: int) -> float:
