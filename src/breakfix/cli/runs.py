@@ -71,6 +71,13 @@ def register(app: typer.Typer) -> None:
             DEFAULT_MAX_ERROR_RATE, "--max-error-rate", min=0.0, max=1.0,
             help="Exit 1 when more than this share of the run's requests failed (0.5: most of them; "
                  "1.0 never fails on errors)."),
+        executor: str = typer.Option("asyncio", "--executor",
+                                     help="asyncio: this process; ray: shards on a Ray cluster (breakfix[ray])."),
+        address: Optional[str] = typer.Option(None, "--address",
+                                              help="Ray cluster address (HOST:PORT, ray://HOST:PORT, auto); "
+                                                   "default: a local Ray instance."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                              help="Ray worker actors (default: the cluster's CPUs)."),
     ) -> None:
         """Run (or resume) the red-team plan of CONFIG; every attempt is stored as it finishes.
 
@@ -82,6 +89,10 @@ def register(app: typer.Typer) -> None:
         from ..run import load_config, run_config
         from ..run.health import request_health
 
+        if executor not in ("asyncio", "ray"):
+            raise UserError(f"--executor {executor}: expected asyncio or ray")
+        if executor != "ray" and (address is not None or workers is not None):
+            raise UserError("--address and --workers go with --executor ray")
         cfg = load_config(config)
         url = store or cfg.store.url
         st = open_store(url, create=True)
@@ -90,7 +101,13 @@ def register(app: typer.Typer) -> None:
                 items = cfg.load_items()
                 n = st.delete_attempts(cfg.run_id(items), status="error")
                 err_console.print(f"removed {n} failed attempts; they will be redone")
-            outcome = run_config(cfg, st, progress=progress, concurrency=concurrency)
+            if executor == "ray":
+                from ..run.ray_executor import run_on_ray
+
+                outcome = run_on_ray(cfg, st, address=address, workers=workers, progress=progress,
+                                     concurrency=concurrency)
+            else:
+                outcome = run_config(cfg, st, progress=progress, concurrency=concurrency)
             health = request_health(st, outcome.run_id, max_error_rate)
         except SQLAlchemyError as exc:
             # The one failure that stops a run: results could not be kept. Say so in one line.
