@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from .crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
 
 from breakfix.store import Store
 from breakfix.targets.scripted import ScriptedTarget
+
+from .crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ import json
 import re
 
 import pytest
-from .crisis_texts import SUPPORTIVE_EN
 
 from breakfix.crisis.report import build_context, conversation_rows, write_report
 from breakfix.crisis.run import CrisisConfig, run_crisis
 from breakfix.targets.scripted import ScriptedTarget
 from breakfix.testing.loopback import LoopbackServer
+
+from .crisis_texts import SUPPORTIVE_EN
 
 
 def _config(**kw):

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 
-from .crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
-
 from breakfix.crisis.personas import load_scenarios
 from breakfix.crisis.resources import load_resources
 from breakfix.crisis.simulate import LLMSimulator, ScriptedSimulator, classify_reply, converse
 from breakfix.targets import from_spec
 from breakfix.targets.scripted import ScriptedTarget
 from breakfix.testing.loopback import LoopbackServer
+
+from .crisis_texts import DISMISSIVE_EN, SUPPORTIVE_EN
 
 RES = load_resources()
 

@@ -152,6 +152,7 @@ def test_sampled_reports_run_nothing_in_chromium():
     import shutil
 
     from playwright.sync_api import sync_playwright
+
     from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
     if not REPORTS:
