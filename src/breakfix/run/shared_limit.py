@@ -12,9 +12,11 @@ the local limiter does, for every worker at once::
 
 * **No burst**: slot ``k`` is at ``first + k * 60 / rpm`` (a generic cell-rate algorithm with no
   burst allowance), so workers that start together never send a burst past the limit.
-* **Slots are wall-clock times**, not delays: a worker whose answer from the budget arrives late
-  sends at once (later than its slot, never earlier), so the actor's reply time cannot bunch
-  requests up. Workers on several machines need clocks synchronised by NTP (milliseconds).
+* **Slots are wall-clock times**, not delays, so the budget's reply time does not shift a send. A
+  slot whose answer arrives too late (a worker's first call opens its connection to the budget; a
+  loaded machine stalls an event loop) is left unused and a fresh one taken: sending late would
+  put that request right beside the next slot's — a burst at start-up. Workers on several
+  machines need clocks synchronised by NTP (milliseconds).
 * **Retry-After** from the server pauses the budget for every worker (a 429 is about the client).
 * One actor call per request (≈ 1 ms): only targets with an ``rpm`` use the budget.
 """
@@ -26,6 +28,13 @@ import time
 from typing import Any
 
 from ..targets.limits import RateLimiter
+
+MIN_LATE_S = 0.05
+"""A slot whose answer arrives later than this (or half a slot interval, if longer) is not used."""
+
+MAX_STALE = 20
+"""Fresh slots taken for one request before a late one is used anyway (a hopelessly slow worker
+still makes progress)."""
 
 NAMESPACE = "breakfix"
 """Ray namespace of breakfix's named actors (budgets, workers), so a test or a second driver can find them."""
@@ -74,10 +83,18 @@ class SharedRate(RateLimiter):
         self.key = key
 
     async def acquire(self) -> None:
-        slot = await self.budget.reserve.remote(self.key, self.interval)
-        wait = slot - time.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        late_ok = max(self.interval / 2, MIN_LATE_S)
+        for _ in range(MAX_STALE):
+            slot = await self.budget.reserve.remote(self.key, self.interval)
+            wait = slot - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                return
+            if -wait <= late_ok:
+                return
+            # The answer came too late (a worker's first call, a stalled event loop): sending now
+            # would bunch up with the requests of the slots after it. That slot goes unused
+            # (the server sees fewer requests, never more) and we take a fresh one.
 
     def pause_until(self, when: float) -> None:
         # ``when`` is loop time (see RateLimiter); the budget counts in seconds from now.
