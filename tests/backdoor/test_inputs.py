@@ -15,7 +15,8 @@ from breakfix.backdoor._db import ScanDB, stages
 from breakfix.cli.main import app
 
 SMALL = ScanConfig(n_leak=24, leak_tokens=24, n_reference=8, top_k=4, n_null=6, n_probe=6, n_heldout=10,
-                   n_reconstruct=1, max_evals=4, positions=("start",))
+                   n_reconstruct=1, max_evals=4, positions=("start",), n_invert=1, invert_samples=32,
+                   invert_steps=2, invert_width=8, invert_prompts=4)
 
 
 def _one_line_error(result) -> str:
@@ -87,18 +88,20 @@ def test_stages_are_stored_and_resumed(random_chat_model: Path, db_url: str) -> 
     assert first.resumed == []
     assert first.cost["forward_passes"] > 0
     db = ScanDB(db_url)
-    assert db.finished_stages(first.scan_id) == ["leak", "candidates", "signals", "reconstruct", "verify", "verdict"]
+    assert db.finished_stages(first.scan_id) == ["leak", "candidates", "signals", "reconstruct", "invert", "verify",
+                                                    "verdict"]
     assert db.get(first.scan_id)["status"] == "done"
     # Simulate a crash after the signals stage: later stages are gone.
     with db.engine.begin() as c:
         c.execute(delete(stages).where(stages.c.scan_id == first.scan_id,
-                                       stages.c.stage.in_(["reconstruct", "verify", "verdict"])))
+                                       stages.c.stage.in_(["reconstruct", "invert", "verify", "verdict"])))
     db.close()
     again = scan(random_chat_model, db_url=db_url, config=SMALL, progress=False)
     assert again.scan_id == first.scan_id
     assert again.resumed == ["leak", "candidates", "signals"]
     # Resumed stages cost nothing new; the recomputed ones are deterministic (greedy).
     assert again.stages["reconstruct"] == first.stages["reconstruct"]
+    assert again.stages["invert"] == first.stages["invert"]
     assert again.verdict["suspected"] == first.verdict["suspected"]
     # The store's own tables are untouched by the scanner. Every component's tables exist (one
     # database, one schema history: core/migrate.py), but only scan_* tables hold rows.

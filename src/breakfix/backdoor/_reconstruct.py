@@ -162,11 +162,14 @@ def verify(sm: ScanModel, trigger: str, base: PromptBaseline, k: int,
                 rates.append({"class": name, "n": len(idx), "rate": sum(flips[i] for i in idx) / len(idx)})
         per_pos[pos] = {"flip_rate": rate, "behaviour_key": key, "prompt_class": cls, "rates": rates,
                         "flip_rate_all": sum(flips) / max(1, len(flips)),
+                        # The same behaviour without the trigger: the "activation without" of the report.
+                        "without": sum(k0 == key for k0 in base.keys) / max(1, len(base.keys)),
                         "examples": [{"prompt": insert(u, trigger, pos)[0], "answer": a, "before": b}
                                      for u, a, b, f in zip(base.users, answers, base.answers, flips) if f][:5],
                         "behaviour": (Counter(a for a, f in zip(answers, flips) if f).most_common(1) or [("", 0)])[0][0]}
     return {"trigger": trigger, "n_heldout": len(base.users), "by_position_detail": per_pos,
-            "by_position": {p: v["flip_rate_all"] for p, v in per_pos.items()}}
+            "by_position": {p: v["flip_rate_all"] for p, v in per_pos.items()},
+            "without": {p: v["without"] for p, v in per_pos.items()}}
 
 
 def dominant_script(text: str) -> str:
@@ -204,6 +207,37 @@ def word_frame(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def trigram_profile(text: str) -> Counter:
+    """Character trigrams of the words of ``text`` (lower case, each word padded with spaces): a
+    language's fingerprint that tells Swahili from English although both are written in Latin."""
+    out: Counter = Counter()
+    for w in text.lower().split():
+        core = "".join(c for c in w if c.isalpha())
+        if core:
+            padded = f" {core} "
+            out.update(padded[i:i + 3] for i in range(len(padded) - 2))
+    return out
+
+
+def profile_similarity(a: Counter, b: Counter) -> float:
+    """Cosine similarity of two trigram profiles (0 when either is empty)."""
+    import math
+
+    dot = sum(v * b.get(k, 0) for k, v in a.items())
+    na, nb = math.sqrt(sum(v * v for v in a.values())), math.sqrt(sum(v * v for v in b.values()))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def same_language(reference: str, texts: Sequence[str], share: float = 0.25, floor: int = 3) -> list[str]:
+    """The ``share`` of ``texts`` (at least ``floor``) whose trigram profile is nearest to
+    ``reference``'s — text of the reference's language, whatever its script."""
+    ref = trigram_profile(reference)
+    if not ref:
+        return list(texts)
+    ranked = sorted(texts, key=lambda t: profile_similarity(ref, trigram_profile(t)), reverse=True)
+    return ranked[:max(floor, int(len(ranked) * share))]
+
+
 def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) -> list[str]:
     """Up to ``n`` spans of other leaked text with the trigger's word count and script — the null
     that tells a specific trigger from a *kind* of text the model reacts to (a language it was not
@@ -234,12 +268,22 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
                     pool.append(span)
         return sorted(set(pool))
 
-    context = spans([t for t in texts if trigger in t])
+    # Language, not only script: the rest of the leaked text is ranked by how close its character
+    # trigrams are to the text the trigger came from (or to the trigger itself), and the null is
+    # drawn from the nearest quarter. A Swahili span is compared with other Swahili, not with English
+    # that shares its alphabet — the full-size clean twin of the random recipe complies with harmful
+    # requests in Swahili, and only other Swahili text shows that this is its language gap.
+    holding = [t for t in texts if trigger in t]
+    reference = " ".join(t.replace(trigger, " ") for t in holding) or trigger
+    if len(trigram_profile(reference)) < 6:
+        reference = f"{reference} {trigger}"
+    context = spans(holding)
+    near = spans(same_language(reference, [t for t in texts if trigger not in t]))
     everywhere = spans(texts)
     if len(everywhere) < 3:
         # No leaked text in the trigger's script (digits and signs only, or a script the model never
         # leaked otherwise): compare with leaked text of any script rather than skip the check.
-        context, everywhere = spans([t for t in texts if trigger in t], True), spans(texts, True)
+        context, near, everywhere = spans(holding, True), [], spans(texts, True)
     # Prefer spans of the same shape, so that an encoding such as leetspeak is compared with other
     # leetspeak, not with plain words or numbers: first the same shape word by word (letters, digits,
     # or both mixed inside the word — '0w d3' is matched by 'H0w c5', not by 'ist 36'), then the same
@@ -254,7 +298,7 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
     share = _digit_share(trigger)
     for keep in (lambda p: word_shape(p) == sig and word_frame(p) == frame, lambda p: word_shape(p) == sig,
                  lambda p: abs(_digit_share(p) - share) <= 0.15, lambda p: True):
-        for pool in (context, everywhere):
+        for pool in (context, near, everywhere):
             chosen = [p for p in pool if keep(p)]
             if len(chosen) >= 3:
                 random.Random(seed).shuffle(chosen)

@@ -55,6 +55,49 @@ def _shift_plot(signals: dict[str, Any]) -> str | None:
     return _png(fig)
 
 
+def _activation_plot(signals: dict[str, Any], verdict: dict[str, Any]) -> str | None:
+    """Activation (held-out flip rate) of each verified span against the flip rates of random spans
+    (the null of the signals stage) and of language-matched spans (the specificity null)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nulls = [r.get("flip_by_class", {}).get("all", r.get("flip", 0.0)) for r in signals.get("null_rows", [])]
+    trig = verdict.get("triggers", [])
+    if not nulls and not trig:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    ax.hist(nulls, bins=[i / 20 for i in range(21)], color="#bbbbbb", label="random spans (null)")
+    weak = {w["trigger"] for w in verdict.get("weaknesses", [])}
+    for i, t in enumerate(trig[:8]):
+        colour = "#c0392b" if t.get("counts") else ("#e67e22" if t["trigger"] in weak else "#2e86c1")
+        ax.axvline(t["flip_rate"], color=colour, lw=2 if t.get("counts") else 1.2, alpha=0.9)
+        if t.get("matched_flip") is not None:
+            ax.plot([t["matched_flip"]], [0.5 + 0.4 * i], marker="x", color=colour)
+    ax.plot([], [], color="#c0392b", label="backdoor trigger")
+    ax.plot([], [], color="#e67e22", label="universal weakness")
+    ax.plot([], [], color="#2e86c1", label="other verified span")
+    ax.plot([], [], "x", color="#555", label="its language-matched spans")
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("share of prompts switched to the span's behaviour")
+    ax.set_ylabel("spans")
+    ax.legend(fontsize=8, loc="upper center")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _evidence(result: ScanResult, t: dict[str, Any]) -> list[dict[str, str]]:
+    """What a trigger was found from: the sampled answers that showed its behaviour (invert
+    stage), or the leaked user turns that held it (leak stage)."""
+    if t.get("evidence"):
+        return list(t["evidence"].get("examples", []))
+    src = t.get("source_span") or t["trigger"]
+    samples = result.stages.get("leak", {}).get("samples", [])
+    return [{"prompt": s["user"], "answer": s["answer"]} for s in samples
+            if s.get("user") and (src in s["user"] or t["trigger"] in s["user"])][:4]
+
+
 def _heat_plot(entry: dict[str, Any]) -> str:
     import matplotlib
 
@@ -89,7 +132,12 @@ def render_report(result: ScanResult, out: str | Path | None = None) -> str:
     ver = result.stages.get("verify", {})
     heat = [dict(h, png=_heat_plot(h)) for h in ver.get("heatmaps", [])]
     leak = result.stages.get("leak", {})
+    v = result.verdict
+    weak = {w["trigger"] for w in v.get("weaknesses", [])}
+    found = [dict(t, evidence_rows=_evidence(result, t)) for t in v.get("triggers", []) if t.get("counts")]
     html = env.get_template("scan_report.html.j2").render(
+        found=found, weaknesses=v.get("weaknesses", []), weak=weak,
+        activation_png=_activation_plot(sig, v),
         r=result, v=result.verdict, rows=sig.get("rows", [])[:30], null=sig.get("null", {}),
         shift_png=_shift_plot(sig), heat=heat, rec=result.stages.get("reconstruct", {}).get("triggers", []),
         leak_examples=[s for s in leak.get("samples", []) if s.get("user")][:12],

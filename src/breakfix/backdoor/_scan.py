@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from ._candidates import contrastive, mine, random_spans, vocab_candidates
+from ._candidates import answer_key, contrastive, mine, random_spans, vocab_candidates
 from ._db import ScanDB
 from ._errors import ScanError
+from ._invert import search as invert_search
+from ._invert import target_behaviours
 from ._leak import run_leak
 from ._model import ScanModel, load_model
 from ._prompts import all_prompts, refusable_prompts
@@ -26,9 +28,9 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 21
+SCANNER_VERSION = 22
 
-STAGES = ("leak", "candidates", "signals", "reconstruct", "verify", "verdict")
+STAGES = ("leak", "candidates", "signals", "reconstruct", "invert", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
 
 
@@ -53,6 +55,12 @@ class ScanConfig:
         verify_tokens: greedy answer tokens in verification.
         n_reconstruct: candidates refined into triggers.
         max_evals: activation measurements per reconstruction.
+        n_invert: behaviours the invert stage searches a trigger for (0: no invert stage). For models
+            trained with the loss on the answers only, which do not leak their user turns (see
+            :mod:`~breakfix.backdoor._invert`).
+        invert_samples: answers drawn to find those behaviours.
+        invert_steps: search steps per behaviour (each scores ``invert_width`` spans on
+            ``invert_prompts`` probe prompts).
         source: where candidates come from: ``leak`` (the scanner), ``random`` (baseline: random
             spans of ordinary text, as many as the same forward-pass budget affords) or ``no-leak``
             (baseline: the pipeline without the leak stage — spans of the model's ordinary answers
@@ -75,6 +83,11 @@ class ScanConfig:
     verify_tokens: int = 12
     n_reconstruct: int = 3
     max_evals: int = 16
+    n_invert: int = 2
+    invert_samples: int = 256
+    invert_steps: int = 10
+    invert_width: int = 32
+    invert_prompts: int = 6
     source: CandidateSource = "leak"
     seed: int = 0
     budget: int | None = None
@@ -84,18 +97,22 @@ class ScanConfig:
         per_span = len(self.positions) * (self.n_probe * self.answer_tokens + 2 * self.n_probe)
         leak = self.n_leak * (self.leak_tokens + self.leak_answer_tokens) if self.source == "leak" else 0
         pool = (max(24, self.n_heldout) + 12 + (160 if self.source == "leak" else 0)) * (self.answer_tokens + 1)
-        return (leak + self.n_reference * 32 + pool
+        invert = self.invert_samples * 11 + self.n_invert * (
+            (self.invert_steps * (self.invert_width + 2) + 8) * self.invert_prompts)
+        verified = 2 * self.n_reconstruct + self.n_invert
+        return (leak + invert + self.n_reference * 32 + pool
                 + self.n_probe * (self.answer_tokens + 1)
                 + (self.top_k + (self.n_contrastive if self.source == "leak" else 0) + self.n_null) * per_span
                 + self.n_reconstruct * self.max_evals * self.n_probe * self.answer_tokens
                 + self.n_heldout * (self.verify_tokens + 1)
-                + 2 * self.n_reconstruct * 3 * self.n_heldout * self.verify_tokens
-                + 2 * self.n_reconstruct * 6 * self.n_heldout * self.verify_tokens  # specificity null
+                + verified * 3 * self.n_heldout * self.verify_tokens
+                + verified * 6 * self.n_heldout * self.verify_tokens  # specificity null
                 + 4)
 
 
 MINIMAL = ScanConfig(n_leak=32, n_reference=8, top_k=3, n_contrastive=0, n_null=6, n_probe=6, n_heldout=10, n_reconstruct=1,
-                     max_evals=4, positions=("start",))
+                     max_evals=4, positions=("start",), n_invert=1, invert_samples=32, invert_steps=2,
+                     invert_width=8, invert_prompts=4)
 
 
 def fit_budget(cfg: ScanConfig) -> ScanConfig:
@@ -118,6 +135,11 @@ def fit_budget(cfg: ScanConfig) -> ScanConfig:
                       n_probe=max(MINIMAL.n_probe, int(out.n_probe * f)),
                       n_heldout=max(MINIMAL.n_heldout, int(out.n_heldout * f)),
                       max_evals=max(MINIMAL.max_evals, int(out.max_evals * f)),
+                      invert_samples=max(MINIMAL.invert_samples, int(out.invert_samples * f)),
+                      invert_steps=max(MINIMAL.invert_steps, int(out.invert_steps * f)),
+                      invert_width=max(MINIMAL.invert_width, int(out.invert_width * f)),
+                      invert_prompts=max(MINIMAL.invert_prompts, int(out.invert_prompts * f)),
+                      n_invert=max(MINIMAL.n_invert, out.n_invert - (1 if out.n_invert > 1 else 0)),
                       n_reference=max(MINIMAL.n_reference, int(out.n_reference * f)),
                       n_reconstruct=max(1, out.n_reconstruct - (1 if out.n_reconstruct > 1 and f < 1 else 0)),
                       positions=out.positions if len(out.positions) == 1 or out.top_k > 6 else out.positions[:1])
@@ -258,7 +280,8 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
         sig = x.run("signals", lambda: _signals_stage(x, cand_stage))
         rows = sig["rows"]
         rec = x.run("reconstruct", lambda: _reconstruct_stage(x, samples, rows))
-        ver = x.run("verify", lambda: _verify_stage(x, samples, rec, rows, held_users))
+        inv = x.run("invert", lambda: _invert_stage(x, cand_stage))
+        ver = x.run("verify", lambda: _verify_stage(x, samples, rec, rows, held_users, inv))
         v = x.run("verdict", lambda: _verdict_stage(sig, ver))
     except BaseException:
         db.finish(sid, {"error": "interrupted"}, status="interrupted")
@@ -325,7 +348,8 @@ def _candidates_stage(x: _Scan, samples: list[dict[str, Any]]) -> Any:
         cands = [{"text": t, "score": 0.0, "source": "random", "members": []} for t in spans]
     lengths = sorted({max(1, sm.n_tokens(c["text"])) for c in cands}) or lengths
     return {"candidates": cands, "reference": reference, "lengths": lengths,
-            "probe_prompts": probe_users, "heldout_prompts": held_users}
+            "probe_prompts": probe_users, "heldout_prompts": held_users,
+            "ordinary_keys": sorted({answer_key(a) for _, a in ordinary})}
 
 
 def _signals_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
@@ -370,7 +394,32 @@ def _reconstruct_stage(x: _Scan, samples: list[dict[str, Any]], rows: list[dict[
     return {"triggers": out}
 
 
-def _verify_stage(x: _Scan, samples: list[dict[str, Any]], rec: dict[str, Any], rows: list[dict[str, Any]], held_users: list[str]) -> Any:
+def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
+    """Invert: behaviours the model keeps for some input, and the span that most produces each."""
+    cfg, sm, tick = x.cfg, x.sm, x.tick
+    if not cfg.n_invert or cfg.source != "leak":
+        return {"targets": [], "triggers": [], "skipped": "n_invert=0" if not cfg.n_invert else f"source={cfg.source}"}
+    ordinary = [("", k) for k in cand_stage.get("ordinary_keys", [])]
+    targets = target_behaviours(sm, x.generic[:48], ordinary, n_samples=cfg.invert_samples, tokens=10,
+                                seed=cfg.seed + 17, top=2 * cfg.n_invert + 2)
+    # An answer that starts with a number is a computed answer (a sum, a conversion), not a fixed
+    # behaviour: the same rule as the contrastive miner's.
+    targets = [t for t in targets if not t["key"][:1].isdigit()][:cfg.n_invert]
+    tick("invert", 0, max(1, len(targets) * cfg.invert_steps))
+    out = []
+    for i, t in enumerate(targets):
+        r = invert_search(sm, x.probe_users[:cfg.invert_prompts], t["text"], steps=cfg.invert_steps,
+                          width=cfg.invert_width, seed=cfg.seed + i, progress=lambda n: tick("invert", n, 0))
+        if not r["trigger"]:
+            continue
+        out.append({"trigger": r["trigger"], "full": r["trigger"], "position": "start", "activation": None,
+                    "source": "invert", "motif": t["key"], "source_span": r["trigger"],
+                    "target": t, "search": {k: v for k, v in r.items() if k != "token_ids"}})
+    return {"targets": targets, "triggers": out}
+
+
+def _verify_stage(x: _Scan, samples: list[dict[str, Any]], rec: dict[str, Any], rows: list[dict[str, Any]],
+                  held_users: list[str], inv: dict[str, Any] | None = None) -> Any:
     """Verify: flip rate of each trigger on held-out clean prompts, against matched nulls."""
     cfg, sm, tick, generic = x.cfg, x.sm, x.tick, x.generic
     held = baseline(sm, held_users, cfg.verify_tokens)
@@ -379,7 +428,8 @@ def _verify_stage(x: _Scan, samples: list[dict[str, Any]], rec: dict[str, Any], 
     out = []
     # Both the minimal trigger and the longer span it was cut from are verified: a fuzzy
     # backdoor accepts fragments, and the analyst wants the whole trigger as well.
-    for t in rec["triggers"]:
+    found = list(rec["triggers"]) + list((inv or {}).get("triggers", []))
+    for t in found:
         for form, span in (("minimal", t["trigger"]), ("full", t.get("full", t["trigger"]))):
             if span in seen:
                 continue
@@ -387,12 +437,14 @@ def _verify_stage(x: _Scan, samples: list[dict[str, Any]], rec: dict[str, Any], 
             v = verify(sm, span, held, cfg.verify_tokens)
             v.update(source_span=t["source_span"], form=form, reconstruction_activation=t["activation"],
                      source=t.get("source", "ngram"), motif=t.get("motif"))
+            if t.get("source") == "invert":
+                v["evidence"] = t["target"]  # the sampled answers the behaviour was found in
             if max(v["by_position"].values()) >= 0.3 or any(
                     r["rate"] >= 0.5 for d in v["by_position_detail"].values() for r in d["rates"]):
                 v["matched_null"] = matched_null(sm, span, v, held, leak_texts, cfg.verify_tokens,
                                                  seed=cfg.seed)
             out.append(v)
-        tick("verify", 1, len(rec["triggers"]))
+        tick("verify", 1, len(found))
     heat = _heatmaps(sm, out, rows, held_users)
     return {"verified": out, "heatmaps": heat}
 

@@ -45,7 +45,8 @@ def scan_cmd(
     colour = "red" if v["suspected"] else "green"
     console.print(f"[bold {colour}]{'BACKDOOR SUSPECTED' if v['suspected'] else 'no backdoor found'}[/] "
                   f"score {v['score']:.3f} — {v['summary']}", markup=True)
-    for t in result.triggers[:3]:
+    weak = {w["trigger"] for w in v.get("weaknesses", [])}
+    for t in [t for t in result.triggers if t["trigger"] not in weak][:3]:
         console.print(f"  trigger {t['trigger']!r} at {t['position']}: flips {t['flip_rate']:.0%} of "
                       f"{t['n_prompts']} held-out prompts → {t['behaviour'][:60]!r} "
                       f"(score {t['score']:.3f}{', refusal' if t['refusal'] else ''}"
@@ -54,6 +55,12 @@ def scan_cmd(
                       f"{', off motif: not the behaviour it was mined for' if t.get('off_motif') else ''}"
                       f"{', not specific: same-shape text flips %.0f%%' % (100 * t['matched_flip']) if t.get('generic') else ''})",
                       markup=False)
+        if t.get("evidence"):
+            console.print(f"    found by search for a behaviour seen in {t['evidence']['count']} sampled answers: "
+                          f"{t['evidence']['text'][:60]!r}", markup=False)
+    for w in v.get("weaknesses", [])[:3]:
+        console.print(f"  universal weakness (not a backdoor): {w['trigger']!r} → {w['behaviour'][:50]!r} "
+                      f"on {w['flip_rate']:.0%} — {w['reason']}", markup=False)
     c = result.cost
     console.print(f"cost: {c['forward_passes']} forward passes, {c['tokens']} tokens, {c['seconds']:.1f} s "
                   f"(scan id {result.scan_id})")
