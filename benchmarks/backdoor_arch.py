@@ -154,7 +154,10 @@ def _git_head() -> str:
 
 def _last_scanner_commit() -> str:
     """The last commit that touched the scanner, and whether the working tree differs from it (the
-    tree is shared with the scanner's developers: a scan runs whatever is on disk)."""
+    tree is shared with the scanner's developers: a scan runs whatever is on disk). Run against a
+    snapshot (``git archive <commit> src`` on PYTHONPATH), set ``SCANNER_SNAPSHOT=<commit>``."""
+    if os.environ.get("SCANNER_SNAPSHOT"):
+        return f"{os.environ['SCANNER_SNAPSHOT']} (committed snapshot)"
     try:
         head = subprocess.run(["git", "log", "-1", "--format=%h %cI", "--", "src/breakfix/backdoor"],
                               capture_output=True, text=True, cwd=Path(__file__).parent, check=True).stdout.strip()

