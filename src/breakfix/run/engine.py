@@ -8,10 +8,11 @@ How a run flows::
 
 * **Bounded**: ``concurrency`` workers pull from a queue of at most ``2 × concurrency`` planned
   attempts, so a 100,000-attempt plan never becomes 100,000 tasks or objects.
-* **Written the moment it finishes**: the writer drains whatever finished attempts are waiting and
-  commits them in one transaction (a group commit). When the run is quiet that is one attempt per
-  commit; when it is busy, the attempts that finished while the last commit ran. A crash loses at
-  most the attempts in flight and the few finished in the last milliseconds — never a committed one.
+* **Written as it finishes, in groups**: the writer commits finished attempts in one transaction
+  per batch (a group commit). A batch is committed once it holds a quarter of the concurrency, or
+  ``LINGER_S`` after its first attempt finished, whichever comes first (at concurrency 1-7 that is
+  every attempt at once). A crash loses at most the attempts in flight and ``concurrency / 4``
+  finished ones — never a committed one.
 * **Resumable**: attempt ids are deterministic; on start the stored ids are skipped, so a run
   interrupted by Ctrl-C or ``kill -9`` does only what is missing when started again.
 * **Nothing crashes a run but the store**: an attack or target error is recorded on its attempt, a
@@ -43,6 +44,9 @@ from .progress import RunProgress
 # At most this many finished attempts per transaction: big enough to amortise a commit, small
 # enough that one transaction never holds the database for long.
 MAX_BATCH = 512
+# How long the writer waits for a batch to fill before committing what it has, and how often it looks.
+LINGER_S = 0.25
+LINGER_POLL_S = 0.005
 
 
 @dataclass
@@ -180,6 +184,13 @@ class RunEngine:
                     return
                 await finished.put(await self.run_one(p))
 
+        # Group commit: a transaction costs ~1 ms of CPU whatever its size (measured: 1.45 ms per
+        # attempt at one attempt per commit, 0.25 ms at 32), so the writer lets a batch fill up to
+        # a quarter of the concurrency, waiting at most LINGER_S after its first attempt finished.
+        # A crash then loses at most that many finished attempts on top of those in flight.
+        fill = min(MAX_BATCH, max(1, self.concurrency // 4))
+        loop = asyncio.get_running_loop()
+
         async def write(bar: RunProgress) -> None:
             end = False
             while not end:
@@ -187,15 +198,21 @@ class RunEngine:
                 if first is None:
                     return
                 batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        a = finished.get_nowait()
-                    except asyncio.QueueEmpty:
+                deadline = loop.time() + LINGER_S
+                while True:
+                    while len(batch) < MAX_BATCH:
+                        try:
+                            a = finished.get_nowait()
+                        except asyncio.QueueEmpty:
+                            break
+                        if a is None:
+                            end = True
+                            break
+                        batch.append(a)
+                    left = deadline - loop.time()
+                    if end or len(batch) >= fill or left <= 0:
                         break
-                    if a is None:
-                        end = True
-                        break
-                    batch.append(a)
+                    await asyncio.sleep(min(left, LINGER_POLL_S))
                 # The database call runs in a thread so the workers keep the targets busy meanwhile.
                 await asyncio.to_thread(self._write, batch)
                 errors = sum(1 for a in batch if a.response.error is not None)
