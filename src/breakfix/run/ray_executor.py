@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class RayRunOutcome(RunOutcome):
     shards: int = 0
     by_worker: dict[int, int] = field(default_factory=dict)  # attempts stored per worker index
     worker_failures: int = 0
+    worker_stats: dict[int, dict[str, Any]] = field(default_factory=dict)  # ShardWorker.stats() at the end
 
 
 def import_ray() -> Any:
@@ -166,6 +168,7 @@ class ShardWorker:
         self.concurrency = concurrency
         self.budget = budget
         self.built: dict[str, tuple[RunConfig, Components]] = {}
+        self.builds: Counter[str] = Counter()
         self.engine: RunEngine | None = None
 
     def pid(self) -> int:
@@ -180,6 +183,7 @@ class ShardWorker:
             comps = build_components(sub)
             share_budget([*comps.targets.values(), *comps.extra_targets], self.budget, self.run_id)
             self.built[target] = (sub, comps)
+            self.builds[target] += 1
         return self.built[target]
 
     async def run_shard(self, shard: Shard, done: list[str]) -> tuple[int, int, int, bool]:
@@ -194,6 +198,18 @@ class ShardWorker:
             return await engine.run(plan, total=0, done=set(done))
         finally:
             self.engine = None
+
+    def stats(self) -> dict[str, Any]:
+        """What this worker built and how its local models batched (for the outcome and tests)."""
+        out: dict[str, Any] = {"pid": os.getpid(), "targets": {}}
+        for name, (_, comps) in self.built.items():
+            t = comps.targets[name]
+            sizes = list(getattr(t, "batch_sizes", []) or [])
+            out["targets"][name] = {"builds": self.builds[name], "batches": len(sizes),
+                                    "max_batch": max(sizes, default=0), "requests": sum(sizes)}
+        local = sys.modules.get("breakfix.targets._local_models")
+        out["models_loaded"] = len(local.loaded_keys()) if local is not None else 0
+        return out
 
     def stop(self) -> None:
         """Stop the shard in progress: nothing new starts, what finished is stored (Ctrl-C)."""
@@ -300,10 +316,12 @@ def _drive(ray: Any, cfg: RunConfig, store: Store, url: str, items: list[Item], 
     status = "failed"
     failures = 0
     by_worker: Counter[int] = Counter()
+    worker_stats: dict[int, dict[str, Any]] = {}
     try:
         with RunProgress(total, done=n_done, errors=before.errors if before else 0,
                          successes=before.successes if before else 0, enabled=progress) as bar:
-            failures, stopped = _dispatch(ray, todo, n_workers, by_worker, bar, store, cfg, items, run_id, url,
+            failures, stopped = _dispatch(ray, todo, n_workers, by_worker, worker_stats, bar, store, cfg, items,
+                                          run_id, url,
                                           done_by, concurrency=concurrency, gpus=gpus, max_failures=max_failures)
         status = "interrupted" if stopped else "finished"
     except KeyboardInterrupt:
@@ -319,10 +337,11 @@ def _drive(ray: Any, cfg: RunConfig, store: Store, url: str, items: list[Item], 
     return RayRunOutcome(run_id=run_id, planned=total, done_before=n_done, written=d["attempts"],
                          errors=d["errors"], successes=d["successes"], status=status,
                          elapsed_s=time.perf_counter() - t0, workers=n_workers, shards=len(shards),
-                         by_worker=dict(by_worker), worker_failures=failures)
+                         by_worker=dict(by_worker), worker_failures=failures, worker_stats=worker_stats)
 
 
-def _dispatch(ray: Any, todo: deque[Shard], n_workers: int, by_worker: Counter[int], bar: RunProgress,
+def _dispatch(ray: Any, todo: deque[Shard], n_workers: int, by_worker: Counter[int],
+              worker_stats: dict[int, dict[str, Any]], bar: RunProgress,
               store: Store, cfg: RunConfig, items: list[Item], run_id: str, url: str,
               done_by: dict[Shard, list[str]], *, concurrency: int, gpus: float,
               max_failures: int) -> tuple[int, bool]:
@@ -351,16 +370,31 @@ def _dispatch(ray: Any, todo: deque[Shard], n_workers: int, by_worker: Counter[i
     base = store.count_attempts(run_id)
     shown = 0
 
+    def pick(i: int) -> Shard | None:
+        # A shard of a target this worker already built (its model is loaded); else of a target no
+        # worker holds yet; else help with a target only while it has more shards queued than
+        # workers holding it (loading a model for the last shard costs more than it saves).
+        own = next((s for s in todo if s.target in has[i]), None)
+        if own is not None:
+            return own
+        holders = Counter(t for j in actors for t in has[j])
+        fresh = next((s for s in todo if holders[s.target] == 0), None)
+        if fresh is not None:
+            return fresh
+        queued = Counter(s.target for s in todo)
+        return next((s for s in todo if queued[s.target] > holders[s.target]), None)
+
     def assign() -> None:
         busy = {i for i, _ in running.values()}
         for i in actors:
             if i in busy or not todo:
                 continue
-            # A shard of a target this worker already built (its model is loaded), else the next one.
-            pick = next((s for s in todo if s.target in has[i]), todo[0])
-            todo.remove(pick)
-            has[i].add(pick.target)
-            running[actors[i].run_shard.remote(pick, done_by.get(pick, []))] = (i, pick)
+            shard = pick(i)
+            if shard is None:
+                continue
+            todo.remove(shard)
+            has[i].add(shard.target)
+            running[actors[i].run_shard.remote(shard, done_by.get(shard, []))] = (i, shard)
 
     try:
         assign()
@@ -399,6 +433,11 @@ def _dispatch(ray: Any, todo: deque[Shard], n_workers: int, by_worker: Counter[i
             ray.wait(list(running), num_returns=len(running), timeout=30)
         raise
     finally:
+        stats = {i: a.stats.remote() for i, a in actors.items()}
+        try:
+            worker_stats.update(zip(stats, ray.get(list(stats.values()), timeout=30)))
+        except Exception:  # noqa: BLE001 - statistics never fail a run
+            pass
         closing = [a.close.remote() for a in actors.values()]
         if closing:
             ray.wait(closing, num_returns=len(closing), timeout=30)
