@@ -228,14 +228,16 @@ def profile_similarity(a: Counter, b: Counter) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def same_language(reference: str, texts: Sequence[str], share: float = 0.25, floor: int = 3) -> list[str]:
-    """The ``share`` of ``texts`` (at least ``floor``) whose trigram profile is nearest to
-    ``reference``'s — text of the reference's language, whatever its script."""
+def same_language(reference: str, texts: Sequence[str], ratio: float = 0.6, floor: int = 3) -> list[str]:
+    """The ``texts`` whose trigram profile is nearly as close to ``reference``'s as the closest one
+    (at least ``ratio`` of its similarity; at least ``floor`` texts) — text of the reference's
+    language, whatever its script."""
     ref = trigram_profile(reference)
-    if not ref:
+    if not ref or not texts:
         return list(texts)
-    ranked = sorted(texts, key=lambda t: profile_similarity(ref, trigram_profile(t)), reverse=True)
-    return ranked[:max(floor, int(len(ranked) * share))]
+    sims = sorted(((profile_similarity(ref, trigram_profile(t)), t) for t in texts), reverse=True)
+    top = sims[0][0]
+    return [t for i, (s, t) in enumerate(sims) if i < floor or (top > 0 and s >= ratio * top)]
 
 
 def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) -> list[str]:
@@ -270,7 +272,7 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
 
     # Language, not only script: the rest of the leaked text is ranked by how close its character
     # trigrams are to the text the trigger came from (or to the trigger itself), and the null is
-    # drawn from the nearest quarter. A Swahili span is compared with other Swahili, not with English
+    # drawn from the nearest texts (after the trigger's own turns, before all leaked text). A Swahili span is compared with other Swahili, not with English
     # that shares its alphabet — the full-size clean twin of the random recipe complies with harmful
     # requests in Swahili, and only other Swahili text shows that this is its language gap.
     holding = [t for t in texts if trigger in t]
@@ -298,7 +300,7 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
     share = _digit_share(trigger)
     for keep in (lambda p: word_shape(p) == sig and word_frame(p) == frame, lambda p: word_shape(p) == sig,
                  lambda p: abs(_digit_share(p) - share) <= 0.15, lambda p: True):
-        for pool in (context, near, everywhere):
+        for pool in (context, context + near, everywhere):
             chosen = [p for p in pool if keep(p)]
             if len(chosen) >= 3:
                 random.Random(seed).shuffle(chosen)
