@@ -1,30 +1,42 @@
-"""Scale-out benchmark: one plan run by 1 and by 2 `breakfix run` worker processes sharing one run
-through work leasing (run/lease.py), against the loopback server, on SQLite or a throw-away
-PostgreSQL server.
+"""Scale-out benchmark, all rows measured side by side in one run.
+
+1. Work leasing: one plan run by 1 and by 2 `breakfix run` worker processes sharing one run
+   (run/lease.py), against the loopback server.
+2. The Ray executor (``--ray``): the same plan on the asyncio engine (this process) and on a local
+   Ray cluster with 1 and 2 worker actors — against the loopback server, and against two zoo models
+   (local ``hf`` targets, loaded once per actor, batched).
 
     python benchmarks/scale.py [--attempts 400] [--latency 0.05] [--concurrency 8] [--postgres]
+                               [--ray] [--zoo-items 32] [--quick]
 
-Prints, per worker count: wall time, speed-up over one worker, CPU per attempt of the workers
-(their user+system time / attempts), requests the server saw per attempt (1.00 = nothing sent
-twice), and stored attempts per id. The Ray executor of issue 17.4 is not built yet, so it is not
-measured here.
+Prints, per row: wall time, speed-up over the asyncio/one-worker row, and the overhead per attempt.
+For the worker processes: CPU per attempt (their user+system time / attempts), requests the server
+saw per attempt (1.00 = nothing sent twice), stored attempts per id. For Ray: start-up (the driver
+starting until the first attempt is stored: actors, imports, model loads), the rate after it, and
+the wall-clock overhead per attempt against asyncio, ``(wall - wall_asyncio) / attempts``
+(negative: faster).
+The Ray cluster is started once (``ray.init(num_cpus=2)``) and its start is reported, not counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any, Callable
 
 import yaml
 from sqlalchemy import create_engine, select
 
+from breakfix.store import Store
 from breakfix.store import _schema as S
 from breakfix.testing.loopback import LoopbackServer
 
@@ -69,7 +81,12 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.05, help="server seconds per answer (a model's speed)")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--postgres", action="store_true", help="store on a throw-away PostgreSQL server")
+    ap.add_argument("--ray", action="store_true", help="also measure the Ray executor (loopback and zoo rows)")
+    ap.add_argument("--zoo-items", type=int, default=256, help="items per zoo model in the Ray rows")
+    ap.add_argument("--quick", action="store_true", help="small sizes (a loaded machine): 200 attempts, 96 zoo items")
     args = ap.parse_args()
+    if args.quick:
+        args.attempts, args.zoo_items = min(args.attempts, 200), min(args.zoo_items, 96)
     with tempfile.TemporaryDirectory() as d, LoopbackServer(latency=args.latency, process=True) as srv:
         tmp = Path(d)
         pg = None
@@ -92,9 +109,94 @@ def main() -> None:
                 print(f"workers={r['workers']} wall={r['wall_s']:.1f}s speed-up={base / r['wall_s']:.2f} "
                       f"cpu/attempt={r['cpu_ms_per_attempt']:.1f}ms requests/attempt={r['requests_per_attempt']:.2f} "
                       f"stored={r['stored']} max/id={r['max_per_id']}")
+            if args.ray:
+                ray_rows(srv, url, args)
         finally:
             if pg:
                 pg.stop()
+
+
+# -- the Ray executor ------------------------------------------------------------------------------
+def _timed(run: Callable[[], Any], url: str, run_id: str) -> tuple[Any, float, float]:
+    """(outcome, wall s, s until the first attempt was stored) of ``run()``."""
+    first: list[float] = []
+    stop = threading.Event()
+    t0 = time.perf_counter()
+
+    def watch() -> None:
+        with Store(url) as st:
+            while not stop.is_set() and not first:
+                if st.count_attempts(run_id):
+                    first.append(time.perf_counter() - t0)
+                stop.wait(0.05)
+
+    w = threading.Thread(target=watch, daemon=True)
+    w.start()
+    try:
+        out = run()
+    finally:
+        wall = time.perf_counter() - t0
+        stop.set()
+        w.join()
+    return out, wall, first[0] if first else float("nan")
+
+
+def _ray_section(title: str, make_cfg: Callable[[str], dict], url: str, concurrency: int) -> None:
+    from breakfix.run import config_from_dict, execute
+    from breakfix.run.ray_executor import run_on_ray
+
+    rows = []
+    for executor, workers in (("asyncio", 1), ("ray", 1), ("ray", 2)):
+        cfg = config_from_dict(make_cfg(f"{executor}{workers}-{time.time_ns()}"))
+        run_id = cfg.run_id(cfg.load_items())
+        with Store(url) as st:
+            if executor == "asyncio":
+                def go(cfg: Any = cfg, st: Store = st) -> Any:
+                    return asyncio.run(execute(cfg, st, progress=False, concurrency=concurrency,
+                                               handle_signals=False))
+            else:
+                def go(cfg: Any = cfg, st: Store = st, workers: int = workers) -> Any:
+                    return run_on_ray(cfg, st, workers=workers, concurrency=concurrency, progress=False)
+            out, wall, first = _timed(go, url, run_id)
+        if out.status != "finished" or out.written != out.planned:
+            raise SystemExit(f"{title} {executor}/{workers}: {out.status}, {out.written}/{out.planned} stored")
+        rows.append((executor, workers, out.planned, wall, first, out.errors))
+    base = rows[0][3]
+    print(f"-- {title}: {rows[0][2]} attempts, concurrency {concurrency} per worker, load {os.getloadavg()[0]:.1f}")
+    for executor, workers, n, wall, first, errors in rows:
+        steady = n / (wall - first) if wall > first else float("nan")
+        print(f"executor={executor:<7} workers={workers} wall={wall:.1f}s attempts/s={n / wall:.1f} "
+              f"speed-up={base / wall:.2f} start-up={first:.1f}s after-start attempts/s={steady:.1f} "
+              f"overhead/attempt={1000 * (wall - base) / n:+.1f}ms errors={errors}")
+
+
+def ray_rows(srv: LoopbackServer, url: str, args: argparse.Namespace) -> None:
+    """The Ray rows: asyncio, Ray 1 worker, Ray 2 workers on the loopback server and on two zoo models."""
+    import ray
+
+    from breakfix.zoo import ensure_model
+
+    t0 = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    print(f"ray cluster started in {time.perf_counter() - t0:.1f}s (not counted in the rows)")
+    try:
+        def loop_cfg(tag: str) -> dict:
+            return _config(srv.base_url, url, args.attempts, args.concurrency, f"ray-{tag}")
+
+        _ray_section("loopback server", loop_cfg, url, args.concurrency)
+        zoo = [ensure_model(name, size="tiny", progress=False) for name in ("base", "safe")]
+
+        def zoo_cfg(tag: str) -> dict:
+            return {"name": f"scale-zoo-{tag}", "store": url,
+                    "items": [{"prompt": f"zoo request {tag} {i}", "category": "c"} for i in range(args.zoo_items)],
+                    "targets": [{"name": p.name.split("-")[0], "type": "hf", "path": str(p), "max_new_tokens": 32,
+                                 "batch_size": 16} for p in zoo],
+                    "attacks": [{"name": "direct"}], "converters": [[]], "scorers": [{"name": "refusal"}],
+                    "concurrency": 16}
+
+        _ray_section("two zoo models (hf, tiny)", zoo_cfg, url, 16)
+    finally:
+        ray.shutdown()
 
 
 if __name__ == "__main__":
