@@ -78,6 +78,8 @@ def register(app: typer.Typer) -> None:
                                                    "default: a local Ray instance."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1,
                                               help="Ray worker actors (default: the cluster's CPUs)."),
+        gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", min=0.0,
+                                              help="GPUs each Ray worker reserves (local models on a GPU cluster: 1)."),
     ) -> None:
         """Run (or resume) the red-team plan of CONFIG; every attempt is stored as it finishes.
 
@@ -91,8 +93,8 @@ def register(app: typer.Typer) -> None:
 
         if executor not in ("asyncio", "ray"):
             raise UserError(f"--executor {executor}: expected asyncio or ray")
-        if executor != "ray" and (address is not None or workers is not None):
-            raise UserError("--address and --workers go with --executor ray")
+        if executor != "ray" and (address is not None or workers is not None or gpus_per_worker):
+            raise UserError("--address, --workers and --gpus-per-worker go with --executor ray")
         cfg = load_config(config)
         url = store or cfg.store.url
         st = open_store(url, create=True)
@@ -105,7 +107,7 @@ def register(app: typer.Typer) -> None:
                 from ..run.ray_executor import run_on_ray
 
                 outcome = run_on_ray(cfg, st, address=address, workers=workers, progress=progress,
-                                     concurrency=concurrency)
+                                     concurrency=concurrency, gpus_per_worker=gpus_per_worker)
             else:
                 outcome = run_config(cfg, st, progress=progress, concurrency=concurrency)
             health = request_health(st, outcome.run_id, max_error_rate)
