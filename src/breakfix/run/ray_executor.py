@@ -427,11 +427,13 @@ def _dispatch(ray: Any, todo: deque[Shard], n_workers: int, by_worker: Counter[i
                 bar.advance(now - shown)
                 shown = now
     except KeyboardInterrupt:
+        # Ctrl-C: like the asyncio engine, stop scheduling, keep what finished, end `interrupted`
+        # (a second Ctrl-C while the workers wind down is let through).
         for a in actors.values():
             a.stop.remote()  # what finished is stored; in-flight attempts are redone on resume
         if running:
             ray.wait(list(running), num_returns=len(running), timeout=30)
-        raise
+        return failures, True
     finally:
         stats = {i: a.stats.remote() for i, a in actors.items()}
         try:
