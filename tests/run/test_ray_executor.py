@@ -1,8 +1,9 @@
 """The Ray executor (issue 17.4/17.5) on a real local Ray cluster (``ray.init(num_cpus=2)``, started
 once for the module) against the real loopback server: every planned attempt stored once (SQLite
-and PostgreSQL), a worker killed mid-run and the rerun doing only what is missing, and one rate
-budget for the whole cluster counted at the server. Bad input (no cluster at --address, Ray not
-installed) is one line."""
+and PostgreSQL); a worker killed mid-run, and the rerun doing only what is missing; a killed
+worker replaced within the run; one rate budget for the whole cluster, counted at the server; local
+models loaded once per worker and batched. Bad input (no cluster at --address, Ray not installed)
+is one line."""
 
 from __future__ import annotations
 
@@ -74,25 +75,6 @@ def test_shards_cover_the_plan_and_the_budget_spaces_slots():
     assert b.reserve("k", 0.5) >= time.time() + 9 and b.granted("k") == 5 and b.granted("other") == 0
 
 
-def test_a_plan_through_ray_stores_every_attempt_once_on_postgresql(ray_cluster, loopback, pg_server):
-    # On SQLite: the kill and rate tests below (one Ray run costs seconds of actor start-up here).
-    db_url = pg_server.create_database()
-    loopback.reset()
-    loopback.set_latency(0.01)
-    cfg = _cfg(loopback.base_url, db_url, 30, name="ray-once", converters=[[], ["rot13"]])
-    with Store(db_url) as st:
-        out = run_on_ray(cfg, st, workers=2, progress=False)
-        assert out.status == "finished" and out.planned == 60 and out.written == 60 and out.errors == 0
-        assert out.workers == 2 and sorted(out.by_worker) == [0, 1] and all(out.by_worker.values())
-        assert st.get_run(out.run_id).status == "finished"
-    assert _per_id(db_url, out.run_id) == (60, 60)
-    assert loopback.stats()["requests"] == 60  # each attempt sent once, by one of the two workers
-    with Store(db_url) as st:
-        again = run_on_ray(cfg, st, workers=2, progress=False)
-    assert again.status == "finished" and again.written == 0 and again.done_before == 60
-    assert loopback.stats()["requests"] == 60  # the rerun sent nothing
-
-
 def test_a_killed_worker_leaves_only_what_is_missing_for_the_rerun(ray_cluster, loopback, tmp_path):
     loopback.reset()
     loopback.set_latency(0.05)
@@ -148,6 +130,39 @@ def test_a_killed_worker_leaves_only_what_is_missing_for_the_rerun(ray_cluster, 
     assert len(twice) <= held <= 4 * 4  # at most one claim batch (4 x concurrency) of the dead worker
 
 
+def test_on_postgresql_a_dead_workers_shard_is_redone_by_a_fresh_worker(ray_cluster, loopback, pg_server):
+    # A plan through Ray on PostgreSQL (on SQLite: the tests above and below). Worker 1 is killed
+    # mid-run; the run replaces it and still stores every attempt once.
+    loopback.reset()
+    loopback.set_latency(0.05)
+    url = pg_server.create_database()
+    cfg = _cfg(loopback.base_url, url, 30, name="ray-redo", concurrency=4, converters=[[], ["rot13"]])
+    run_id = cfg.run_id(cfg.load_items())
+    Store(url).close()
+    outcome: dict = {}
+
+    def run() -> None:
+        with Store(url) as st:
+            outcome["out"] = run_on_ray(cfg, st, workers=2, progress=False)  # replacements allowed
+
+    t = threading.Thread(target=run)
+    t.start()
+    with Store(url) as st:
+        deadline = time.monotonic() + 120
+        while st.count_attempts(run_id) < 10 and time.monotonic() < deadline and t.is_alive():
+            time.sleep(0.05)
+    ray_cluster.kill(ray_cluster.get_actor(_worker_name(run_id, 1, 0), namespace=NAMESPACE))
+    t.join(180)
+    out = outcome["out"]
+    assert out.status == "finished" and out.worker_failures == 1 and out.written == 60 and out.errors == 0
+    assert _per_id(url, run_id) == (60, 60)
+    sent = loopback.stats()["requests"]
+    assert 60 <= sent <= 60 + 16  # repeats: only the dead worker's unstored claims (one claim batch)
+    with Store(url) as st:
+        again = run_on_ray(cfg, st, workers=2, progress=False)
+    assert again.status == "finished" and again.written == 0 and loopback.stats()["requests"] == sent
+
+
 def test_the_rate_limit_is_one_budget_for_the_whole_cluster(ray_cluster, loopback, tmp_path):
     loopback.reset()
     loopback.set_latency(0.0)
@@ -157,7 +172,7 @@ def test_the_rate_limit_is_one_budget_for_the_whole_cluster(ray_cluster, loopbac
     with Store(url) as st:
         out = run_on_ray(cfg, st, workers=2, progress=False)
     assert out.status == "finished" and out.written == n and sorted(out.by_worker) == [0, 1]
-    assert _per_id(url, out.run_id) == (n, n)
+    assert _per_id(url, out.run_id) == (n, n)  # every attempt stored once, each requested once
     times = sorted(loopback.stats()["times"])
     assert len(times) == n
     per_s = rpm / 60

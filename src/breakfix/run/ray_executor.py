@@ -4,14 +4,14 @@
 asyncio engine; this runs the same engine (:class:`~breakfix.run.engine.RunEngine`) once per
 shard, inside long-lived Ray actors, all writing to the same store::
 
-    driver ─ run row, plan size, stored ids ─► shards (target T, items i..j), biggest plans first
-      │                                          │ handed to an idle worker, preferring one that
-      │                                          ▼ already built T (a local model loads once)
-      │      ┌─ worker actor 1 ─────────────────────────────┐
-      ├─────►│ components of T built once, kept (model, batcher)│── attempts ──► store
-      │      │ RunEngine(leases) on the shard's attempts      │                 (SQLite file or
-      │      └────────────────────────────────────────────────┘                  PostgreSQL)
-      ├─────► worker actor 2 … N (same)
+    driver ─ run row, plan size, stored ids ─► shards (target T, items i..j), in config order,
+      │        handed to idle workers, preferring one that already built T (a model loads once)
+      │
+      │      ┌─ worker actor 1 ──────────────────────────────────┐
+      ├─────►│ components of T built once, kept (model, batcher)  │── attempts ──► store
+      │      │ RunEngine with leases on the shard's attempts      │    (SQLite file or PostgreSQL)
+      │      └────────────────────────────────────────────────────┘
+      ├─────► worker actor 2 … N (the same)
       └─ RateBudget actor: every worker's rpm slots for an API target (run/shared_limit.py)
 
 * **Once per id**: workers claim attempts through the store's leases (run/lease.py) before they
@@ -21,9 +21,10 @@ shard, inside long-lived Ray actors, all writing to the same store::
   ``max_failures`` times per run; after that the run ends ``interrupted`` and a rerun finishes it.
   Attempts the dead worker held are taken over at once on its own machine (its pid is gone), else
   when its leases expire (``$BREAKFIX_LEASE_TTL``, 120 s).
-* **Workers need** breakfix (with the config's extras) installed on every node, the config's
-  item files readable there is not needed (items travel with the shards), and a store every node
-  can open: a PostgreSQL URL on a cluster, a SQLite file only when all workers share one machine.
+* **Workers need** breakfix (with the config's extras) installed on every node and a store every
+  node can open: a PostgreSQL URL on a cluster, a SQLite file only when all workers share one
+  machine. The items travel with the shards (the item files need not exist on the workers); local
+  model checkpoints must be at the config's path on every node.
 """
 
 from __future__ import annotations
