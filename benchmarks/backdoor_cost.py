@@ -277,6 +277,20 @@ def kernels(args) -> None:
         _save(data)
 
 
+def compute_params(name: str, params: int) -> int:
+    """Parameters a token's forward pass multiplies by: all but the input-embedding lookup (free when
+    untied from the output layer) and GPT-2's learned position table."""
+    spec = SHAPES.get(name)
+    if spec is None:  # a zoo model: GPT-2, tied, 256 positions
+        from breakfix.zoo import SIZES
+
+        size = SIZES["mid" if "mid" in name else "tiny"]
+        return params - size.n_positions * size.n_embd
+    lookup = 0 if spec["tie"] else spec["vocab"] * spec["n_embd"]
+    pos = 2048 * spec["n_embd"] if spec["arch"] == "gpt2" else 0
+    return params - lookup - pos
+
+
 def _linfit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     """Least squares ``y = a + b x``; returns (a, b, r^2)."""
     n = len(xs)
@@ -307,11 +321,23 @@ def fit(args) -> None:
     from breakfix.backdoor import ScanConfig
 
     data = _load()
-    pts = [(row["parameters"] * c["tokens"], c["seconds"], c.get("cpu_seconds") or 0.0)
-           for row in data.get("kernels", {}).values() for c in row["kernels"].values() if c["tokens"] > 0]
+    pts = [(compute_params(name, row["parameters"]) * c["tokens"], c["seconds"], c.get("cpu_seconds") or 0.0)
+           for name, row in data.get("kernels", {}).items() for c in row["kernels"].values() if c["tokens"] > 0]
     xs = [p[0] for p in pts]
     a_w, b_w, r2_w = _linfit(xs, [p[1] for p in pts])
     a_c, b_c, r2_c = _linfit(xs, [p[2] for p in pts])
+    # Per kind of work (through the origin, models >= 50 M only: the tiny model is overhead-bound):
+    # sampled decoding, greedy decoding and single teacher-forced passes use the CPU differently.
+    per_kind: dict[str, float] = {}
+    for name, row in data.get("kernels", {}).items():
+        if row["parameters"] < 5e7:
+            continue
+        for k, c in row["kernels"].items():
+            per_kind.setdefault(k, 0.0)
+    for k in per_kind:
+        kx = [(compute_params(n, r["parameters"]) * r["kernels"][k]["tokens"], r["kernels"][k]["cpu_seconds"])
+              for n, r in data["kernels"].items() if r["parameters"] >= 5e7]
+        per_kind[k] = 2 * sum(x * x for x, _ in kx) / sum(x * y for x, y in kx) / 1e9  # GFLOP per CPU second
     tok, fp, source = default_scan_tokens(data)
     plan = ScanConfig(n_leak=2048, leak_tokens=128, leak_answer_tokens=64, top_k=64, n_null=64, n_probe=32,
                       n_heldout=100, positions=("start", "middle", "end"), answer_tokens=16, verify_tokens=24,
@@ -327,7 +353,7 @@ def fit(args) -> None:
                 for util in args.util:
                     row[f"{gpu} @ {util:.0%} seconds"] = 2 * size * tokens / (peak * util)
             proj[f"{size / 1e9:.0f}B {label}"] = row
-    data["fit"] = {"points": len(pts), "cpu": {"a": a_c, "b": b_c, "r2": r2_c, "flops_per_cpu_second": 2 / b_c},
+    data["fit"] = {"points": len(pts), "gflop_per_cpu_second_by_kind": per_kind, "cpu": {"a": a_c, "b": b_c, "r2": r2_c, "flops_per_cpu_second": 2 / b_c},
                    "wall": {"a": a_w, "b": b_w, "r2": r2_w, "flops_per_wall_second": 2 / b_w},
                    "default_scan": {"tokens": tok, "forward_passes": fp, "source": source},
                    "plan_1b": {"forward_passes": plan_fp, "tokens": round(workloads["1-B plan"])},
@@ -346,20 +372,24 @@ def markdown(data: dict) -> str:
         out.append(f"| {name} | | **total** | {row['forward_passes']:,} | {row['tokens']:,} | {row['wall_seconds']:.1f} | "
                    f"{row['cpu_seconds']:.1f} |")
     if data.get("kernels"):
-        out += ["", "| model | params | kernel | forward passes | tokens | wall s | CPU s | CPU µs per param-token x 1e6 |",
+        out += ["", "| model | params (compute) | kernel | forward passes | tokens | wall s | CPU s | GFLOP per CPU s |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for name, row in data["kernels"].items():
+            cp = compute_params(name, row["parameters"])
             for k, c in row["kernels"].items():
-                per = c["cpu_seconds"] / (row["parameters"] * c["tokens"]) * 1e12 if c["tokens"] else 0.0
-                out.append(f"| {name} | {row['parameters'] / 1e6:.1f} M | {k} | {c['forward_passes']:,} | {c['tokens']:,} | "
-                           f"{c['seconds']:.2f} | {c['cpu_seconds']:.2f} | {per:.2f} |")
+                rate = 2 * cp * c["tokens"] / c["cpu_seconds"] / 1e9 if c["cpu_seconds"] else 0.0
+                out.append(f"| {name} | {row['parameters'] / 1e6:.1f} M ({cp / 1e6:.1f} M) | {k} | {c['forward_passes']:,} | "
+                           f"{c['tokens']:,} | {c['seconds']:.2f} | {c['cpu_seconds']:.2f} | {rate:.1f} |")
     f = data.get("fit")
     if f:
         out.append("")
-        out.append(f"Fit over {f['points']} stage measurements: CPU s = {f['cpu']['a']:.2f} + {f['cpu']['b']:.3e} x params x "
+        out.append(f"Fit over {f['points']} kernel measurements: CPU s = {f['cpu']['a']:.2f} + {f['cpu']['b']:.3e} x params x "
                    f"tokens (r^2 {f['cpu']['r2']:.3f}; = {f['cpu']['flops_per_cpu_second'] / 1e9:.1f} GFLOP per CPU second "
                    f"at 2 FLOPs per parameter per token); wall s = {f['wall']['a']:.2f} + {f['wall']['b']:.3e} x params x "
                    f"tokens (r^2 {f['wall']['r2']:.3f}).")
+        out.append("")
+        out.append("Per kind of work (models >= 50 M, fitted through the origin): " + "; ".join(
+            f"{k} {v:.1f} GFLOP per CPU second" for k, v in f.get("gflop_per_cpu_second_by_kind", {}).items()) + ".")
         out.append("")
         gcols = [k for k in next(iter(f["projections"].values())) if "@" in k]
         out.append("| projection | tokens | FLOPs | CPU here (h) | " + " | ".join(f"{g} (min)" for g in gcols) + " |")
