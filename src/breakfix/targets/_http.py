@@ -7,7 +7,9 @@ import asyncio
 import json
 import os
 import re
-from typing import Any
+from collections import deque
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import httpx
 
@@ -20,11 +22,16 @@ class PooledClient:
     """``httpx.AsyncClient`` connection pools holding ``size`` connections in all, recreated if the
     event loop changes (a client's connections belong to the loop that opened them).
 
-    The connections are split over shards of at most ``SHARD`` connections, handed out round-robin:
-    httpcore scans every connection of its pool (with a socket-readability syscall each) whenever a
-    request starts or ends, so one pool of 64 costs ~64 scans per request while eight pools of 8
-    cost ~8 — at concurrency 64 that is most of the client's CPU time (see
-    ``benchmarks/target_overhead.py``).
+    The connections are split over shards of at most ``SHARD`` connections: httpcore scans every
+    connection of its pool (with a socket-readability syscall each) whenever a request starts or
+    ends, so one pool of 64 costs ~64 scans per request while eight pools of 8 cost ~8 — at
+    concurrency 64 that is most of the client's CPU time (see ``benchmarks/target_overhead.py``).
+
+    :meth:`client` hands out a shard with a free connection (a slot), never a full one: a request
+    queued inside a full shard makes httpcore rescan that shard's pool at every start and end
+    until it gets a connection. Round-robin per request (what :meth:`get` does) left shards
+    over-full at random and cost +31 % CPU per request against clients pinned to their shard
+    (bare httpx, c = 64, loaded 2-core machine, median of 3).
     """
 
     SHARD = 8
@@ -36,23 +43,48 @@ class PooledClient:
         self._clients: list[httpx.AsyncClient] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next = 0
+        self._free: deque[int] = deque()  # one entry per free connection slot: its shard's index
 
     def _make(self) -> list[httpx.AsyncClient]:
         n = max(1, -(-self.size // self.SHARD))
         per = -(-self.size // n)
         # One TLS context for all shards: loading the CA bundle costs ~50 ms of CPU per context.
         ssl_context = httpx.create_ssl_context()
+        # Interleaved (0, 1, ..., n-1, 0, 1, ...): light load spreads over the shards too.
+        self._free = deque(k for _ in range(per) for k in range(n))
         return [httpx.AsyncClient(timeout=self.timeout, verify=ssl_context,
                                   limits=httpx.Limits(max_connections=per, max_keepalive_connections=per))
                 for _ in range(n)]
 
-    def get(self) -> httpx.AsyncClient:
+    def _current(self) -> list[httpx.AsyncClient]:
         loop = asyncio.get_running_loop()
         if not self._clients or self._loop is not loop or self._clients[0].is_closed:
             self._loop = loop
             self._clients = self._make()
-        self._next = (self._next + 1) % len(self._clients)
-        return self._clients[self._next]
+        return self._clients
+
+    def get(self) -> httpx.AsyncClient:
+        """A shard, round-robin (for callers that cannot say when their request ends)."""
+        clients = self._current()
+        self._next = (self._next + 1) % len(clients)
+        return clients[self._next]
+
+    @contextmanager
+    def client(self) -> Iterator[httpx.AsyncClient]:
+        """A shard with a free connection for one request (``with pool.client() as c: await c.post(...)``).
+
+        More requests than connections (a caller without the limits layer's semaphore) fall back to
+        round-robin rather than wait here."""
+        clients = self._current()
+        free = self._free
+        if not free:
+            yield self.get()
+            return
+        k = free.popleft()
+        try:
+            yield clients[k]
+        finally:
+            free.append(k)
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, []

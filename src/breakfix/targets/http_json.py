@@ -151,17 +151,17 @@ class HTTPTarget(Target):
         return _fill(self.body_template, values, messages)
 
     async def _send(self, conversation: Conversation, document: str | None = None, **_: Any) -> Response:
-        client = self._pool.get()
         url = expand_env(self.url, "http target: url")
         headers = {k: expand_env(v, f"http target: headers.{k}") for k, v in self.header_templates.items()}
         filled = self.request_body(conversation, document)
-        t0 = time.perf_counter()
-        if self.method == "GET":
-            params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in filled.items()}
-            resp = await client.get(url, params=params, headers=headers)
-        else:
-            resp = await client.request(self.method, url, json=filled, headers=headers)
-        latency = time.perf_counter() - t0
+        with self._pool.client() as client:
+            t0 = time.perf_counter()
+            if self.method == "GET":
+                params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in filled.items()}
+                resp = await client.get(url, params=params, headers=headers)
+            else:
+                resp = await client.request(self.method, url, json=filled, headers=headers)
+            latency = time.perf_counter() - t0
         raise_for_status(resp)
         answer = extract(read_json(resp, "http target"), self._path, self.response_path)
         if answer is None:

@@ -122,11 +122,12 @@ class OpenAITarget(Target):
         return body
 
     async def _send(self, conversation: Conversation, **kw: Any) -> Response:
-        client = self._pool.get()
-        t0 = time.perf_counter()
-        resp = await client.post(self.url, json=self.body(conversation, **kw), headers=self._headers() or None,
-                                 params=self.query or None)
-        latency = time.perf_counter() - t0
+        body = self.body(conversation, **kw)
+        headers = self._headers() if self.header_templates or self.api_key_env else None
+        with self._pool.client() as client:
+            t0 = time.perf_counter()
+            resp = await client.post(self.url, json=body, headers=headers or None, params=self.query or None)
+            latency = time.perf_counter() - t0
         raise_for_status(resp)
         return parse_chat_completion(read_json(resp, "openai target"), latency)
 
