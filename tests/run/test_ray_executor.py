@@ -209,6 +209,22 @@ def test_local_models_load_once_per_worker_and_keep_batching(ray_cluster, zoo_ba
         assert t["max_batch"] > 1 and t["batches"] < 8  # requests of a shard share generate() calls
 
 
+def test_workers_the_cluster_cannot_place_and_an_in_memory_store_are_one_line(ray_cluster, tmp_path):
+    from breakfix.run.ray_executor import RayExecutorError
+
+    url = f"sqlite:///{tmp_path / 'place.db'}"
+    cfg = _cfg("http://127.0.0.1:9/v1", url, 2, name="ray-place")
+    with Store(url) as st:
+        for kw, want in (({"workers": 3}, "the Ray cluster has 2 CPUs"),
+                         ({"workers": 1, "gpus_per_worker": 1}, "the Ray cluster has 0 GPUs")):
+            with pytest.raises(RayExecutorError, match=want) as err:
+                run_on_ray(cfg, st, progress=False, **kw)
+            assert "\n" not in str(err.value)
+        assert st.list_runs() == []  # refused before anything was written
+    with Store("sqlite://") as st, pytest.raises(RayExecutorError, match="not an in-memory database"):
+        run_on_ray(cfg, st, progress=False)
+
+
 @pytest.mark.parametrize("case", ["unreachable", "no-ray"])
 def test_bad_ray_input_is_one_line(case, tmp_path):
     cfg = {"name": "bad", "store": f"sqlite:///{tmp_path / 'b.db'}", "items": [{"prompt": "x", "category": "c"}],

@@ -259,12 +259,13 @@ def run_on_ray(cfg: RunConfig, store: Store, *, address: str | None = None, work
     planning = build_components(cfg)  # attacks and chains give the ids; targets are not used here
     try:
         total = plan_size(cfg, items, planning.attacks)
-        store.create_run(cfg.name, cfg.model_dump(mode="json", exclude={"base_dir"}), run_id=run_id)
-        store.add_items(run_id, items)
-        stored = store.done_attempt_ids(run_id)
         started = connect(ray, address, num_cpus=workers)
         try:
-            return _drive(ray, cfg, store, url, items, run_id, planning, total, stored, workers=workers,
+            n_workers = _placeable(ray, workers, gpus_per_worker)
+            store.create_run(cfg.name, cfg.model_dump(mode="json", exclude={"base_dir"}), run_id=run_id)
+            store.add_items(run_id, items)
+            stored = store.done_attempt_ids(run_id)
+            return _drive(ray, cfg, store, url, items, run_id, planning, total, stored, workers=n_workers,
                           concurrency=concurrency or cfg.concurrency, progress=progress, block=block,
                           gpus=gpus_per_worker, max_failures=max_failures, t0=t0)
         finally:
@@ -296,14 +297,25 @@ def _shard_done(cfg: RunConfig, items: list[Item], run_id: str, planning: Compon
     return done, dict(left)
 
 
-def _drive(ray: Any, cfg: RunConfig, store: Store, url: str, items: list[Item], run_id: str,
-           planning: Components, total: int, stored: set[str], *, workers: int | None, concurrency: int,
-           progress: bool, block: int | None, gpus: float, max_failures: int, t0: float) -> RayRunOutcome:
-    cpus = int(ray.cluster_resources().get("CPU", 0))
+def _placeable(ray: Any, workers: int | None, gpus: float) -> int:
+    """The number of workers (default: one per CPU); actors the cluster cannot place would wait
+    forever, so too many is one line now."""
+    have = ray.cluster_resources()
+    cpus, n_gpus = int(have.get("CPU", 0)), float(have.get("GPU", 0))
     n_workers = workers or max(1, cpus)
     if n_workers > max(1, cpus):
         raise RayExecutorError(f"--workers {n_workers}: the Ray cluster has {cpus} CPUs (one per worker); "
                                "use fewer workers or a bigger cluster")
+    if gpus and n_workers * gpus > n_gpus:
+        raise RayExecutorError(f"--gpus-per-worker {gpus:g} × {n_workers} workers: the Ray cluster has "
+                               f"{n_gpus:g} GPUs; use fewer workers (--workers) or fewer GPUs per worker")
+    return n_workers
+
+
+def _drive(ray: Any, cfg: RunConfig, store: Store, url: str, items: list[Item], run_id: str,
+           planning: Components, total: int, stored: set[str], *, workers: int, concurrency: int,
+           progress: bool, block: int | None, gpus: float, max_failures: int, t0: float) -> RayRunOutcome:
+    n_workers = workers
     shards = make_shards([t.name for t in cfg.targets], len(items), n_workers, block)
     if stored:
         done_by, left = _shard_done(cfg, items, run_id, planning, shards, stored)
