@@ -18,7 +18,8 @@ the local limiter does, for every worker at once::
   put that request right beside the next slot's — a burst at start-up. Workers on several
   machines need clocks synchronised by NTP (milliseconds).
 * **Retry-After** from the server pauses the budget for every worker (a 429 is about the client).
-* One actor call per request (≈ 1 ms): only targets with an ``rpm`` use the budget.
+* One actor call per request (one more per slot left unused): only targets with an ``rpm`` use the
+  budget; targets without one never wait on it.
 """
 
 from __future__ import annotations
