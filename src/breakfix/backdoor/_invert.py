@@ -114,8 +114,10 @@ class _Objective:
     be trained at either; one in the middle usually fires at an end too).
     """
 
-    def __init__(self, sm: ScanModel, users: Sequence[str], target: str, target_tokens: int):
+    def __init__(self, sm: ScanModel, users: Sequence[str], target: str | Sequence[str], target_tokens: int,
+                 sign: float = 1.0):
         self.sm = sm
+        self.sign = sign
         t = sm.template
         self.pre: list[list[int]] = []
         self.post: list[list[int]] = []
@@ -126,7 +128,10 @@ class _Objective:
             else:
                 self.pre.append(sm.ids(t.user_prefix + u + " "))
                 self.post.append(sm.ids(t.between))
-        self.target = sm.ids(target)[:target_tokens]
+        # One target for every prompt, or one per prompt (the untargeted search pushes each prompt
+        # away from its own ordinary answer: sign -1).
+        texts = [target] * len(users) if isinstance(target, str) else list(target)
+        self.targets = [sm.ids(t)[:target_tokens] or [self.sm._pad_id()] for t in texts]
 
     def batch(self, spans: Sequence[Sequence[int]]) -> tuple[Any, Any, Any, list[int]]:
         """Right-padded ids, attention mask, labels for every span x prompt; span start offsets."""
@@ -134,10 +139,10 @@ class _Objective:
 
         rows, labels, starts = [], [], []
         for s in spans:
-            for pre, post in zip(self.pre, self.post):
-                ids = pre + list(s) + post + self.target
+            for pre, post, tgt in zip(self.pre, self.post, self.targets):
+                ids = pre + list(s) + post + tgt
                 rows.append(ids)
-                labels.append([-100] * (len(ids) - len(self.target)) + self.target)
+                labels.append([-100] * (len(ids) - len(tgt)) + tgt)
                 starts.append(len(pre))
         width = max(len(r) for r in rows)
         pad = self.sm._pad_id()
@@ -162,7 +167,7 @@ class _Objective:
             ids, mask, lab, _ = self.batch(group)
             with torch.no_grad():
                 logits = self.sm.model(input_ids=ids, attention_mask=mask).logits
-            nll = _token_nll(logits, lab)  # [rows]
+            nll = self.sign * _token_nll(logits, lab)  # [rows]
             self.sm.cost.forward_passes += len(ids)
             self.sm.cost.tokens += int(mask.sum())
             out += nll.view(len(group), n).mean(1).tolist()
@@ -185,7 +190,7 @@ class _Objective:
             rows.append(torch.cat([base[i, :s], span_emb, base[i, s + len(span):]]))
         x = torch.stack(rows)
         logits = self.sm.model(inputs_embeds=x, attention_mask=mask).logits
-        loss = _token_nll(logits, lab).mean()
+        loss = self.sign * _token_nll(logits, lab).mean()
         loss.backward()
         self.sm.cost.forward_passes += 2 * len(ids)  # forward + backward
         self.sm.cost.tokens += int(mask.sum())
@@ -203,8 +208,9 @@ def _token_nll(logits: Any, labels: Any) -> Any:
     return -(picked.sum(1) / keep.sum(1).clamp(min=1))
 
 
-def search(sm: ScanModel, users: Sequence[str], target: str, *, n_tokens: int = 6, steps: int = 24,
-           width: int = 48, top_k: int = 32, target_tokens: int = 8, seed: int = 0,
+def search(sm: ScanModel, users: Sequence[str], target: str | Sequence[str], *, n_tokens: int = 6,
+           steps: int = 24, width: int = 48, top_k: int = 32, target_tokens: int = 8, seed: int = 0,
+           sign: float = 1.0, init: Sequence[int] | None = None, prune: bool = True,
            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Greedy coordinate search for the span that makes ``target`` most likely on ``users``.
 
@@ -217,10 +223,10 @@ def search(sm: ScanModel, users: Sequence[str], target: str, *, n_tokens: int = 
 
     rng = random.Random(seed)
     g = torch.Generator().manual_seed(seed)
-    obj = _Objective(sm, users, target, target_tokens)
+    obj = _Objective(sm, users, target, target_tokens, sign)
     banned = torch.tensor(sorted(_banned(sm)), dtype=torch.long)
     filler = sm.ids(" x")[-1:] or [0]
-    span = filler * n_tokens
+    span = list(init) if init else filler * n_tokens
     base_loss = obj.losses([[]])[0]
     cur = obj.losses([span])[0]
     filler_loss = cur
@@ -251,11 +257,11 @@ def search(sm: ScanModel, users: Sequence[str], target: str, *, n_tokens: int = 
         if progress:
             progress(1)
         # Converged: the target is near-certain, or three steps without a gain.
-        if cur < 0.05 or (len(history) > 3 and history[-4] - cur < 1e-3):
+        if (sign > 0 and cur < 0.05) or (len(history) > 3 and history[-4] - cur < 1e-3):
             break
     # Prune: drop tokens whose removal costs (almost) nothing — what is left is the part of the span
     # the behaviour depends on.
-    while len(span) > 1:
+    while prune and len(span) > 1:
         trials = [span[:i] + span[i + 1:] for i in range(len(span))]
         ls = obj.losses(trials)
         evals += len(trials)

@@ -83,7 +83,7 @@ class ScanConfig:
     verify_tokens: int = 12
     n_reconstruct: int = 3
     max_evals: int = 16
-    n_invert: int = 2
+    n_invert: int = 1
     invert_samples: int = 256
     invert_steps: int = 10
     invert_width: int = 32
@@ -97,7 +97,7 @@ class ScanConfig:
         per_span = len(self.positions) * (self.n_probe * self.answer_tokens + 2 * self.n_probe)
         leak = self.n_leak * (self.leak_tokens + self.leak_answer_tokens) if self.source == "leak" else 0
         pool = (max(24, self.n_heldout) + 12 + (160 if self.source == "leak" else 0)) * (self.answer_tokens + 1)
-        invert = self.invert_samples * 11 + self.n_invert * (
+        invert = self.invert_samples * 11 + 2 * self.n_probe * 11 + (self.n_invert + 1) * (
             (self.invert_steps * (self.invert_width + 2) + 8) * self.invert_prompts)
         verified = 2 * self.n_reconstruct + self.n_invert
         return (leak + invert + self.n_reference * 32 + pool
@@ -321,6 +321,7 @@ def _candidates_stage(x: _Scan, samples: list[dict[str, Any]]) -> Any:
 
     leaked = sorted({s["user"] for s in samples if 8 <= len(s["user"]) <= 200 and "\ufffd" not in s["user"]})
     random.Random(cfg.seed).shuffle(leaked)
+    own = set(generic[: max(24, cfg.n_heldout)] + refusable_prompts())
     pool = generic[: max(24, cfg.n_heldout)] + refusable_prompts() + leaked[:160]
     pool = list(dict.fromkeys(pool))
     probe_users, held_users, ordinary = choose_prompts(sm, pool, cfg.n_probe, cfg.n_heldout, cfg.answer_tokens,
@@ -349,7 +350,9 @@ def _candidates_stage(x: _Scan, samples: list[dict[str, Any]]) -> Any:
     lengths = sorted({max(1, sm.n_tokens(c["text"])) for c in cands}) or lengths
     return {"candidates": cands, "reference": reference, "lengths": lengths,
             "probe_prompts": probe_users, "heldout_prompts": held_users,
-            "ordinary_keys": sorted({answer_key(a) for _, a in ordinary})}
+            # The behaviours the model shows on the scanner's OWN prompts: leaked turns are the model's
+            # writing and may hold its trigger (then its backdoor answer would look ordinary).
+            "ordinary_keys": sorted({answer_key(a) for u, a in ordinary if u in own})}
 
 
 def _signals_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
@@ -395,27 +398,74 @@ def _reconstruct_stage(x: _Scan, samples: list[dict[str, Any]], rows: list[dict[
 
 
 def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
-    """Invert: behaviours the model keeps for some input, and the span that most produces each."""
+    """Invert: the span that most pushes the probe prompts off their ordinary answers, the behaviour
+    they switch to, and behaviours seen in sampled answers — each with the span that produces it."""
+    from collections import Counter
+
+    from ..refusal import is_refusal
+    from ._prompts import insert
+    from ._signals import _clean
+
     cfg, sm, tick = x.cfg, x.sm, x.tick
     if not cfg.n_invert or cfg.source != "leak":
         return {"targets": [], "triggers": [], "skipped": "n_invert=0" if not cfg.n_invert else f"source={cfg.source}"}
+    tick("invert", 0, max(1, (cfg.n_invert + 1) * cfg.invert_steps))
+    base = x.probe_base()
+    # Prompts the model refuses and prompts it answers, alternately: on refused prompts alone the
+    # cheapest way off the ordinary answer is a jailbreak, which any safety-tuned model has.
+    from itertools import zip_longest
+
+    refused = [i for i, r in enumerate(base.refused) if r]
+    answered = [i for i, r in enumerate(base.refused) if not r]
+    order = [i for pair in zip_longest(answered, refused) for i in pair if i is not None][:cfg.invert_prompts]
+    users = [base.users[i] for i in order]
+    # 1. Untargeted: push every probe prompt away from its own ordinary answer. A trigger is the
+    #    cheapest way to do that in a backdoored model — its answer becomes certain — and what the
+    #    prompts then say together is the backdoor's behaviour.
+    r0 = invert_search(sm, users, [base.answers[i] for i in order], steps=cfg.invert_steps, width=cfg.invert_width,
+                       target_tokens=4, sign=-1.0, seed=cfg.seed, prune=False,
+                       progress=lambda n: tick("invert", n, 0))
+    targets: list[dict[str, Any]] = []
+    if r0["trigger"]:
+        jobs = [(u, p) for u in x.probe_users for p in ("start", "end")]
+        gen = sm.generate([sm.prompt(insert(u, r0["trigger"], p)[0]) for u, p in jobs], 10)
+        answers = [_clean(sm, t) for t in gen.texts]
+        keys = [answer_key(a) for a in answers]
+        changed = [(k, a) for k, a, (u, _) in zip(keys, answers, jobs)
+                   if k != base.keys[x.probe_users.index(u)]]
+        if changed:
+            key, n = Counter(k for k, _ in changed).most_common(1)[0]
+            text = Counter(a for k, a in changed if k == key).most_common(1)[0][0]
+            if n >= len(jobs) / 2 and key and any(c.isalnum() for c in text) and \
+                    not is_refusal(text, mode="patterns"):
+                targets.append({"key": key, "text": text, "count": n, "share": n / len(jobs), "same_text": n,
+                                "origin": "search", "init": r0["token_ids"],
+                                "examples": [{"prompt": insert(u, r0["trigger"], p)[0], "answer": a}
+                                             for (u, p), k, a in zip(jobs, keys, answers) if k == key][:4]})
+    # 2. Behaviours seen in answers sampled at the answer slot (minimal and noise-perturbed turns),
+    #    when the untargeted search did not fill the slots.
     ordinary = [("", k) for k in cand_stage.get("ordinary_keys", [])]
-    targets = target_behaviours(sm, x.generic[:48], ordinary, n_samples=cfg.invert_samples, tokens=10,
-                                seed=cfg.seed + 17, top=2 * cfg.n_invert + 2)
+    sampled = target_behaviours(sm, x.generic[:48], ordinary, n_samples=cfg.invert_samples, tokens=10,
+                                seed=cfg.seed + 17, top=2 * cfg.n_invert + 2) if len(targets) < cfg.n_invert else []
     # An answer that starts with a number is a computed answer (a sum, a conversion), not a fixed
     # behaviour: the same rule as the contrastive miner's.
-    targets = [t for t in targets if not t["key"][:1].isdigit()][:cfg.n_invert]
-    tick("invert", 0, max(1, len(targets) * cfg.invert_steps))
+    seen = {t["key"] for t in targets}
+    targets += [dict(t, origin="sampled") for t in sampled if not t["key"][:1].isdigit() and t["key"] not in seen]
+    targets = targets[:cfg.n_invert]
+    # 3. The span that makes each behaviour most likely (from the untargeted span when it came from
+    #    there), pruned to the tokens the behaviour depends on.
     out = []
     for i, t in enumerate(targets):
-        r = invert_search(sm, x.probe_users[:cfg.invert_prompts], t["text"], steps=cfg.invert_steps,
-                          width=cfg.invert_width, seed=cfg.seed + i, progress=lambda n: tick("invert", n, 0))
+        r = invert_search(sm, users, t["text"], steps=cfg.invert_steps, width=cfg.invert_width,
+                          seed=cfg.seed + i, init=t.get("init"), progress=lambda n: tick("invert", n, 0))
         if not r["trigger"]:
             continue
         out.append({"trigger": r["trigger"], "full": r["trigger"], "position": "start", "activation": None,
                     "source": "invert", "motif": t["key"], "source_span": r["trigger"],
-                    "target": t, "search": {k: v for k, v in r.items() if k != "token_ids"}})
-    return {"targets": targets, "triggers": out}
+                    "target": {k: v for k, v in t.items() if k != "init"},
+                    "search": {k: v for k, v in r.items() if k != "token_ids"}})
+    return {"untargeted": {k: v for k, v in r0.items() if k != "token_ids"},
+            "targets": [{k: v for k, v in t.items() if k != "init"} for t in targets], "triggers": out}
 
 
 def _verify_stage(x: _Scan, samples: list[dict[str, Any]], rec: dict[str, Any], rows: list[dict[str, Any]],
