@@ -65,6 +65,11 @@ class Target:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "type")
         return f"{type(self).__name__}({fields})"
 
+    async def warm(self) -> None:
+        """Open now what the first request would open (HTTP clients): under a shared rate limit a
+        slow first request would otherwise send late and bunch up with the next slots' requests.
+        Default: nothing."""
+
     async def aclose(self) -> None:
         """Release connections / models. Safe to call twice."""
 

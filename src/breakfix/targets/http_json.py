@@ -169,5 +169,8 @@ class HTTPTarget(Target):
         text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
         return Response(text=text, latency_s=latency, finish_reason="stop")
 
+    async def warm(self) -> None:
+        self._pool._current()  # this loop's clients (and their TLS context) exist before the first slot
+
     async def aclose(self) -> None:
         await self._pool.aclose()

@@ -131,6 +131,9 @@ class OpenAITarget(Target):
         raise_for_status(resp)
         return parse_chat_completion(read_json(resp, "openai target"), latency)
 
+    async def warm(self) -> None:
+        self._pool._current()  # this loop's clients (and their TLS context) exist before the first slot
+
     async def aclose(self) -> None:
         await self._pool.aclose()
 
