@@ -191,6 +191,8 @@ class ShardWorker:
         """Run the attempts of ``shard`` not in ``done`` (claimed through leases); returns
         (written, errors, successes, interrupted)."""
         sub, comps = self.components(shard.target)
+        for t in (*comps.targets.values(), *comps.extra_targets):
+            await t.warm()  # a fresh worker's first request must not pay for its HTTP client inside a rate slot
         engine = RunEngine(self.store, self.run_id, comps, concurrency=self.concurrency, progress=False,
                            leases=Leases(self.store.engine, self.run_id))
         self.engine = engine
