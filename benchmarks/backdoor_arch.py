@@ -227,7 +227,14 @@ def scan_all(args) -> None:
         print(k, json.dumps(row, ensure_ascii=False), flush=True)
 
         def put(d: dict, k=k, row=row) -> None:
-            d.setdefault("scans", {})[k] = row
+            prev = d.setdefault("scans", {}).get(k)
+            if prev is not None and prev.get("scanner_commit") != row["scanner_commit"]:
+                # The table shows the newest scanner; the same model under another one is kept.
+                older, newer = sorted((prev, row), key=lambda r: r.get("scanner_version", 0))
+                d.setdefault("scans_prev", {})[k] = older
+                d["scans"][k] = newer
+            else:
+                d["scans"][k] = row
             d["scan_meta"] = meta
 
         _save(put)
