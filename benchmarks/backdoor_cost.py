@@ -364,7 +364,8 @@ def fit(args) -> None:
 
 def markdown(data: dict) -> str:
     """Per-stage measurements and the projections, as Markdown."""
-    out = ["| model | params | stage | forward passes | tokens | wall s | CPU s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    out = ["| model | params | stage | forward passes | tokens | wall s | CPU s |", "| --- | --- | --- | --- | --- | --- | --- |"] \
+        if data.get("stages") else []
     for name, row in data.get("stages", {}).items():
         for st, c in row["stages"].items():
             out.append(f"| {name} | {row['parameters'] / 1e6:.1f} M | {st} | {c['forward_passes']:,} | {c['tokens']:,} | "
