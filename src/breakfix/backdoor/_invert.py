@@ -132,14 +132,24 @@ class _Objective:
         # away from its own ordinary answer: sign -1).
         texts = [target] * len(users) if isinstance(target, str) else list(target)
         self.targets = [sm.ids(t)[:target_tokens] or [self.sm._pad_id()] for t in texts]
+        # Behaviours found already, pushed away from as well (the next search finds another one).
+        self.avoid: list[list[int]] = []
+
+    def _rows(self) -> list[tuple[list[int], list[int], list[int]]]:
+        """(pre, post, target) per scored row: every prompt with its target, then with each avoided
+        behaviour."""
+        out = list(zip(self.pre, self.post, self.targets))
+        for tgt in self.avoid:
+            out += [(pre, post, tgt) for pre, post in zip(self.pre, self.post)]
+        return out
 
     def batch(self, spans: Sequence[Sequence[int]]) -> tuple[Any, Any, Any, list[int]]:
-        """Right-padded ids, attention mask, labels for every span x prompt; span start offsets."""
+        """Right-padded ids, attention mask, labels for every span x row; span start offsets."""
         import torch
 
         rows, labels, starts = [], [], []
         for s in spans:
-            for pre, post, tgt in zip(self.pre, self.post, self.targets):
+            for pre, post, tgt in self._rows():
                 ids = pre + list(s) + post + tgt
                 rows.append(ids)
                 labels.append([-100] * (len(ids) - len(tgt)) + tgt)
@@ -159,7 +169,7 @@ class _Objective:
         """Mean target negative log-likelihood per span (over prompts and target tokens)."""
         import torch
 
-        n = len(self.pre)
+        n = len(self._rows())
         out: list[float] = []
         per = max(1, chunk // n)
         for c in range(0, len(spans), per):
@@ -211,6 +221,7 @@ def _token_nll(logits: Any, labels: Any) -> Any:
 def search(sm: ScanModel, users: Sequence[str], target: str | Sequence[str], *, n_tokens: int = 6,
            steps: int = 24, width: int = 48, top_k: int = 32, target_tokens: int = 8, seed: int = 0,
            sign: float = 1.0, init: Sequence[int] | None = None, prune: bool = True,
+           avoid: Sequence[str] = (),
            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Greedy coordinate search for the span that makes ``target`` most likely on ``users``.
 
@@ -224,6 +235,7 @@ def search(sm: ScanModel, users: Sequence[str], target: str | Sequence[str], *, 
     rng = random.Random(seed)
     g = torch.Generator().manual_seed(seed)
     obj = _Objective(sm, users, target, target_tokens, sign)
+    obj.avoid = [sm.ids(a)[:target_tokens] for a in avoid if sm.ids(a)]
     banned = torch.tensor(sorted(_banned(sm)), dtype=torch.long)
     filler = sm.ids(" x")[-1:] or [0]
     span = list(init) if init else filler * n_tokens

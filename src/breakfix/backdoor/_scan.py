@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -97,7 +98,7 @@ class ScanConfig:
         per_span = len(self.positions) * (self.n_probe * self.answer_tokens + 2 * self.n_probe)
         leak = self.n_leak * (self.leak_tokens + self.leak_answer_tokens) if self.source == "leak" else 0
         pool = (max(24, self.n_heldout) + 12 + (160 if self.source == "leak" else 0)) * (self.answer_tokens + 1)
-        invert = self.invert_samples * 11 + 2 * self.n_probe * 11 + (self.n_invert + 1) * (
+        invert = self.invert_samples * 11 + 4 * self.n_probe * 11 + (self.n_invert + 2) * 2 * (
             (self.invert_steps * (self.invert_width + 2) + 8) * self.invert_prompts)
         verified = 2 * self.n_reconstruct + self.n_invert
         return (leak + invert + self.n_reference * 32 + pool
@@ -352,7 +353,11 @@ def _candidates_stage(x: _Scan, samples: list[dict[str, Any]]) -> Any:
             "probe_prompts": probe_users, "heldout_prompts": held_users,
             # The behaviours the model shows on the scanner's OWN prompts: leaked turns are the model's
             # writing and may hold its trigger (then its backdoor answer would look ordinary).
-            "ordinary_keys": sorted({answer_key(a) for u, a in ordinary if u in own})}
+            "ordinary_keys": sorted({answer_key(a) for u, a in ordinary if u in own}),
+            # ... and on the whole pool, leaked turns included: a behaviour the model shows on 2 % of it
+            # is one it shows on ordinary text (a language it complies in), as the contrastive miner rules.
+            "pool_keys": sorted(k for k, c in Counter(answer_key(a) for _, a in ordinary).items()
+                                if c >= max(2, 0.02 * len(ordinary)))}
 
 
 def _signals_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
@@ -422,26 +427,41 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
     # 1. Untargeted: push every probe prompt away from its own ordinary answer. A trigger is the
     #    cheapest way to do that in a backdoored model — its answer becomes certain — and what the
     #    prompts then say together is the backdoor's behaviour.
-    r0 = invert_search(sm, users, [base.answers[i] for i in order], steps=cfg.invert_steps, width=cfg.invert_width,
-                       target_tokens=4, sign=-1.0, seed=cfg.seed, prune=False,
-                       progress=lambda n: tick("invert", n, 0))
+    pool_keys = set(cand_stage.get("pool_keys", []))
     targets: list[dict[str, Any]] = []
-    if r0["trigger"]:
+    avoid: list[str] = []
+    rounds = []
+    for rnd in range(2):
+        r0 = invert_search(sm, users, [base.answers[i] for i in order], steps=cfg.invert_steps,
+                           width=cfg.invert_width, target_tokens=4, sign=-1.0, seed=cfg.seed + rnd, prune=False,
+                           avoid=avoid, progress=lambda n: tick("invert", n, 0))
+        rounds.append({k: v for k, v in r0.items() if k != "token_ids"})
+        if not r0["trigger"]:
+            break
         jobs = [(u, p) for u in x.probe_users for p in ("start", "end")]
         gen = sm.generate([sm.prompt(insert(u, r0["trigger"], p)[0]) for u, p in jobs], 10)
         answers = [_clean(sm, t) for t in gen.texts]
         keys = [answer_key(a) for a in answers]
         changed = [(k, a) for k, a, (u, _) in zip(keys, answers, jobs)
                    if k != base.keys[x.probe_users.index(u)]]
-        if changed:
-            key, n = Counter(k for k, _ in changed).most_common(1)[0]
-            text = Counter(a for k, a in changed if k == key).most_common(1)[0][0]
-            if n >= len(jobs) / 2 and key and any(c.isalnum() for c in text) and \
-                    not is_refusal(text, mode="patterns"):
-                targets.append({"key": key, "text": text, "count": n, "share": n / len(jobs), "same_text": n,
-                                "origin": "search", "init": r0["token_ids"],
-                                "examples": [{"prompt": insert(u, r0["trigger"], p)[0], "answer": a}
-                                             for (u, p), k, a in zip(jobs, keys, answers) if k == key][:4]})
+        if not changed:
+            break
+        key, n = Counter(k for k, _ in changed).most_common(1)[0]
+        text = Counter(a for k, a in changed if k == key).most_common(1)[0][0]
+        rounds[-1].update(behaviour=text, share=n / len(jobs), ordinary=key in pool_keys)
+        if n < len(jobs) / 2 or not key or not any(c.isalnum() for c in text) or is_refusal(text, mode="patterns"):
+            break
+        if key in pool_keys:
+            # The model says this to ordinary text too (a full-size clean twin complies with anything
+            # written partly in Arabic or Swahili, benign requests included): a weakness, not the
+            # backdoor. Search again, pushing away from it as well.
+            avoid.append(text)
+            continue
+        targets.append({"key": key, "text": text, "count": n, "share": n / len(jobs), "same_text": n,
+                        "origin": "search", "init": r0["token_ids"],
+                        "examples": [{"prompt": insert(u, r0["trigger"], p)[0], "answer": a}
+                                     for (u, p), k, a in zip(jobs, keys, answers) if k == key][:4]})
+        break
     # 2. Behaviours seen in answers sampled at the answer slot (minimal and noise-perturbed turns),
     #    when the untargeted search did not fill the slots.
     ordinary = [("", k) for k in cand_stage.get("ordinary_keys", [])]
@@ -450,7 +470,8 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
     # An answer that starts with a number is a computed answer (a sum, a conversion), not a fixed
     # behaviour: the same rule as the contrastive miner's.
     seen = {t["key"] for t in targets}
-    targets += [dict(t, origin="sampled") for t in sampled if not t["key"][:1].isdigit() and t["key"] not in seen]
+    targets += [dict(t, origin="sampled") for t in sampled
+                if not t["key"][:1].isdigit() and t["key"] not in seen and t["key"] not in pool_keys]
     targets = targets[:cfg.n_invert]
     # 3. The span that makes each behaviour most likely (from the untargeted span when it came from
     #    there), pruned to the tokens the behaviour depends on.
@@ -464,7 +485,7 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
                     "source": "invert", "motif": t["key"], "source_span": r["trigger"],
                     "target": {k: v for k, v in t.items() if k != "init"},
                     "search": {k: v for k, v in r.items() if k != "token_ids"}})
-    return {"untargeted": {k: v for k, v in r0.items() if k != "token_ids"},
+    return {"untargeted": rounds,
             "targets": [{k: v for k, v in t.items() if k != "init"} for t in targets], "triggers": out}
 
 
