@@ -126,12 +126,35 @@ def make_engine(url: str | None = None, *, must_exist: bool = False, echo: bool 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _set_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     return engine
+
+
+def _set_wal(cur: Any, wait_s: float = 30.0) -> None:
+    """Switch a SQLite connection to WAL, waiting while another connection holds the file.
+
+    Why a loop: when several processes open one brand-new file at once, switching its journal mode
+    can answer "database is locked" at once, without the busy timeout (the change needs the file to
+    itself; seen as 1 failed opener in about 100 in a six-process race).
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + wait_s
+    pause = 0.01
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 @contextmanager

@@ -13,8 +13,9 @@ Opening a database (:func:`prepare`):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, Iterator
 
 from .db import DatabaseError, make_engine, mask_url
 
@@ -77,20 +78,47 @@ def current(engine: Any) -> str | None:
     Raises:
         DatabaseError: the server cannot be reached or refuses the credentials (one line, masked).
     """
-    from sqlalchemy import inspect, text
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     try:
-        names = set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            return _current_on(conn)
     except (OperationalError, InterfaceError) as exc:
         raise _unreachable(engine, exc) from None
+
+
+def _current_on(conn: Any) -> str | None:
+    from sqlalchemy import inspect, text
+
+    names = set(inspect(conn).get_table_names())
     if VERSION_TABLE in names:
-        with engine.connect() as conn:
-            row = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
+        row = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
         if row is not None:
             return str(row[0])
     known = {t for md in all_metadata() for t in md.tables}
     return BASELINE if names & known else None
+
+
+_SETUP_LOCK_KEY = 0x62666462  # "bfdb": PostgreSQL advisory lock held while a database is set up
+
+
+@contextmanager
+def _setup_transaction(engine: Any) -> Iterator[Any]:
+    """One transaction that holds the database's setup lock until it commits.
+
+    Why: two processes opening one fresh database at once used to race — one created the tables,
+    the other then saw breakfix tables without a version, took the database for a pre-migration one,
+    stamped it at the baseline, and both refused it ("run `breakfix db upgrade`"). Checking,
+    creating and stamping under one lock makes the second opener see the finished database. SQLite
+    takes its write lock up front (``BEGIN IMMEDIATE``, DDL is transactional there); PostgreSQL
+    takes a transaction-scoped advisory lock.
+    """
+    from .db import begin_write
+
+    with begin_write(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK_KEY})")
+        yield conn
 
 
 def _stamp(conn: Any, revision: str) -> None:
@@ -126,7 +154,7 @@ def prepare(engine: Any) -> None:
     older revision raises :class:`DatabaseError` naming ``breakfix db upgrade``.
     """
     from sqlalchemy import inspect
-    from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+    from sqlalchemy.exc import InterfaceError, OperationalError
 
     try:
         # The first connection: a wrong password or an unreachable server surfaces here, once, as
@@ -136,16 +164,17 @@ def prepare(engine: Any) -> None:
         raise _unreachable(engine, exc) from None
     rev = current(engine)
     if rev is None or (not has_version and rev == BASELINE):
-        if rev is None:
-            _create_all(engine)
-        # A pre-migration database is only stamped at the baseline (creating the newer tables here
-        # would make `breakfix db upgrade` fail on them); the check below then names the upgrade.
-        try:
-            with engine.begin() as conn:
-                if VERSION_TABLE not in set(inspect(conn).get_table_names()) or current(engine) is None:
-                    _stamp(conn, HEAD if rev is None else BASELINE)
-        except IntegrityError:
-            pass  # another process stamped the fresh database first
+        with _setup_transaction(engine) as conn:
+            # Read again under the lock: another process may have finished setting it up meanwhile.
+            rev = _current_on(conn)
+            if rev is None:
+                for md in all_metadata():
+                    md.create_all(conn)
+                _stamp(conn, HEAD)
+            elif VERSION_TABLE not in set(inspect(conn).get_table_names()):
+                # A pre-migration database is only stamped at the baseline (creating the newer tables
+                # here would make `breakfix db upgrade` fail on them); the check below names the upgrade.
+                _stamp(conn, BASELINE)
         rev = current(engine)
     if rev != HEAD:
         raise DatabaseError(f"database {mask_url(engine.url.render_as_string(hide_password=False))} is at schema "
