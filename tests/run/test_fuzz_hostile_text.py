@@ -140,6 +140,9 @@ def _one_example(srv: LoopbackServer, root: Path, prompts: list[str], answers: l
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @example(prompts=[WORST, "\x00"], answers=[WORST, "\ud800" * 3])
 @example(prompts=["=1+1"], answers=["\u202e" + "\x1b[2J" * 200_000])  # 1 MB of escape sequences
+# 1 MB of whitespace: a `\s*\S+` over a whitespace tail is quadratic (it once held the loopback
+# server, written for these tests, for over ten minutes when Hypothesis drew such an answer).
+@example(prompts=[" \x1c" * 500_000], answers=["\u2028 " * 500_000, "\t" * 1_000_000, "x" + " " * 1_000_000])
 @given(prompts=st.lists(hostile, min_size=1, max_size=3), answers=st.lists(hostile, min_size=3, max_size=3))
 def test_hostile_text_survives_run_store_show_export_report(loopback, prompts, answers):
     with tempfile.TemporaryDirectory() as d:
