@@ -27,10 +27,14 @@ demo: $(STAMP)
 system-packages:
 	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
 
+# Two test workers by default (override: make test PYTEST_WORKERS=1); a test file stays on one worker
+# (--dist loadfile), so a file's module fixtures and test order hold as in a serial run.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP) system-packages
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) breakfix.db report.html bench-demo.db bench-demo.html
