@@ -67,12 +67,6 @@ def _injected_elements(html: str) -> list[str]:
     return re.findall(r"<[a-zA-Z][^<>]*(?:__pwned|onerror|onload|srcdoc)[^<>]*>", html)
 
 
-@pytest.fixture(scope="module")
-def loopback():
-    with LoopbackServer(latency=0.0) as srv:
-        yield srv
-
-
 REPORTS: list[tuple[Path, int]] = []  # a sample of the reports written, for the browser check
 
 

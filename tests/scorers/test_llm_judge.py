@@ -6,20 +6,12 @@ import pytest
 
 from breakfix.core import Attempt, Message, Response
 from breakfix.core.registry import create
-from breakfix.testing import LoopbackServer
-
-
-@pytest.fixture(scope="module")
-def judge_server():
-    with LoopbackServer(latency=0.0) as srv:
-        yield srv
 
 
 @pytest.fixture
-def judge(judge_server):
-    judge_server.reset()
-    judge_server.set_reply(None)
-    return judge_server
+def judge(srv):
+    """The judge is the shared loopback server (tests/conftest.py), reset for each test."""
+    return srv
 
 
 def attempt(answer="Sure, step one: ...", objective="explain how to pick a lock", error=None):
