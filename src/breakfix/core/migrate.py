@@ -159,10 +159,11 @@ def prepare(engine: Any) -> None:
     try:
         # The first connection: a wrong password or an unreachable server surfaces here, once, as
         # one line with the password masked (every component opens its database through this).
-        has_version = VERSION_TABLE in set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            has_version = VERSION_TABLE in set(inspect(conn).get_table_names())
+            rev = _current_on(conn)
     except (OperationalError, InterfaceError) as exc:
         raise _unreachable(engine, exc) from None
-    rev = current(engine)
     if rev is None or (not has_version and rev == BASELINE):
         with _setup_transaction(engine) as conn:
             # Read again under the lock: another process may have finished setting it up meanwhile.
