@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import os
 import signal
 from collections import Counter
@@ -208,3 +209,39 @@ async def test_benign_items_never_count_as_successes_in_the_run_outcome(store):
                                               "replies": ["BEGIN HARM: the steps are..."]}]))
     out = await execute(cfg, store, progress=False)
     assert out.written == 5 and out.successes == 2
+
+
+@scorer("test-records-gc-threshold")
+class GcThresholdScorer(Scorer):
+    """Test double: notes the GC thresholds in force while the run scores an attempt."""
+
+    name = "test-records-gc-threshold"
+    seen: list[tuple[int, ...]] = []
+
+    async def score(self, attempt):
+        from breakfix.core.scores import Score
+
+        GcThresholdScorer.seen.append(gc.get_threshold())
+        return Score(scorer=self.name, label="neutral", value=None)
+
+
+async def test_run_raises_gc_threshold_while_it_executes_and_restores_the_callers(store):
+    from breakfix.run.engine import GC_GEN0_DURING_RUN
+
+    before = gc.get_threshold()
+    gc.set_threshold(900, 7, 9)  # the caller's own choice: the run must give it back exactly
+    try:
+        GcThresholdScorer.seen.clear()
+        cfg = config_from_dict(cfg_dict(converters=[[]], repeats=1, scorers=[{"name": "test-records-gc-threshold"}]))
+        out = await execute(cfg, store, progress=False)
+        assert out.written == 6
+        assert set(GcThresholdScorer.seen) == {(GC_GEN0_DURING_RUN, 7, 9)}
+        assert gc.get_threshold() == (900, 7, 9)
+        # A caller that turned automatic collection off (threshold 0) keeps it off.
+        gc.set_threshold(0, 7, 9)
+        GcThresholdScorer.seen.clear()
+        await execute(config_from_dict(cfg_dict(name="gc off", converters=[[]], repeats=1,
+                                                scorers=[{"name": "test-records-gc-threshold"}])), store, progress=False)
+        assert set(GcThresholdScorer.seen) == {(0, 7, 9)} and gc.get_threshold() == (0, 7, 9)
+    finally:
+        gc.set_threshold(*before)

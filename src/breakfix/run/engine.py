@@ -25,10 +25,13 @@ How a run flows::
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..attacks.base import AttackContext
 from ..core.attempts import Attempt
@@ -47,6 +50,9 @@ MAX_BATCH = 512
 # How long the writer waits for a batch to fill before committing what it has, and how often it looks.
 LINGER_S = 0.25
 LINGER_POLL_S = 0.005
+# Objects allocated (net) between two young-generation collections while a run executes; Python's
+# default is 700. See ``fewer_collections``.
+GC_GEN0_DURING_RUN = 20_000
 
 
 @dataclass
@@ -285,6 +291,40 @@ async def _score(scorer: Scorer, attempt: Attempt) -> Score:
                      rationale=f"scorer raised {type(exc).__name__}: {exc}"[:2000])
 
 
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Raise the young-generation GC threshold to ``GC_GEN0_DURING_RUN`` while the block runs,
+    and put the caller's thresholds back after it (nested and concurrent runs share one raise).
+
+    Why: an attempt allocates ~100 container objects net (HTTP client, models, rows), so with the
+    default threshold of 700 a collection runs every ~7 attempts, and every 10th/100th of those
+    walks the older generations of a heap that holds the run's items, SQLAlchemy and pydantic —
+    0.3 ms of CPU per attempt at concurrency 64 and 0.6 ms at 256 (``gc.callbacks``; a bare httpx
+    client spends 0.15 ms). The young generation is mostly the attempts in flight, garbage soon,
+    so fewer, larger collections cost less; the older generations keep their ratios, so full
+    collections still happen, just ~30x less often. Garbage is collected all the same."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gen0, *older = _gc_saved
+            if gen0:  # 0 means the caller disabled automatic collection: leave it so
+                gc.set_threshold(max(gen0, GC_GEN0_DURING_RUN), *older)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+
+
 async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concurrency: int | None = None,
                   handle_signals: bool = True, lease: bool = True) -> RunOutcome:
     """Run (or resume) the run a config describes, writing every attempt to ``store``.
@@ -302,6 +342,13 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
         The outcome; ``status`` is ``finished`` when every planned attempt is stored, else
         ``interrupted``.
     """
+    with fewer_collections():
+        return await _execute(cfg, store, progress=progress, concurrency=concurrency,
+                              handle_signals=handle_signals, lease=lease)
+
+
+async def _execute(cfg: RunConfig, store: Store, *, progress: bool, concurrency: int | None,
+                   handle_signals: bool, lease: bool) -> RunOutcome:
     t0 = time.perf_counter()
     items = cfg.load_items()
     run_id = cfg.run_id(items)
