@@ -137,10 +137,22 @@ def scaling(sizes: list[int], concurrency: int) -> list[dict]:
             for trace in (False, True):
                 cmd = [sys.executable, __file__, "--scaling-one", str(n), "--base-url", srv.base_url,
                        "--concurrency", str(concurrency)] + (["--trace"] if trace else [])
-                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-                got = json.loads(out.strip().splitlines()[-1])
+                t0 = time.perf_counter()
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                if proc.returncode:
+                    # Reported, not raised: the other sizes still count (an earlier 100k run died
+                    # after ~25 min with its stderr lost).
+                    tail = " | ".join(proc.stderr.strip().splitlines()[-5:])
+                    row.update({"n": n, "failed": f"exit {proc.returncode} after "
+                                f"{time.perf_counter() - t0:.0f} s ({'traced' if trace else 'untraced'}): {tail}"})
+                    print(f"N={n:>7}  FAILED: {row['failed']}", flush=True)
+                    break
+                got = json.loads(proc.stdout.strip().splitlines()[-1])
                 row.update({k: v for k, v in got.items() if v is not None})
+                row["traced_s" if trace else "untraced_s"] = round(time.perf_counter() - t0, 1)
             rows.append(row)
+            if "failed" in row:
+                continue
             print(f"N={n:>7}  cpu/attempt {row['engine_cpu_ms_per_attempt']:.3f} ms  peak RSS "
                   f"{row['peak_rss_mb']:.0f} MB  tracemalloc peak {row['tracemalloc_peak_mb']:.1f} MB", flush=True)
     return rows

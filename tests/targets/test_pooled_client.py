@@ -43,3 +43,55 @@ async def test_target_releases_its_slot_when_the_request_fails(srv):
     finally:
         await t.aclose()
         await bad.aclose()
+
+
+class _CookieServer:
+    """A real HTTP server on 127.0.0.1 that sets a cookie on its first answer only and answers
+    every request with the Cookie header it received (a load balancer's sticky session)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                got = self.headers.get("Cookie") or ""
+                body = json.dumps({"choices": [{"message": {"role": "assistant", "content": got},
+                                                "finish_reason": "stop"}]}).encode()
+                self.send_response(200)
+                if not self.server.cookie_sent:  # type: ignore[attr-defined]
+                    self.server.cookie_sent = True  # type: ignore[attr-defined]
+                    self.send_header("Set-Cookie", "lb=shard-7; Path=/")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.cookie_sent = False  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+async def test_a_cookie_the_server_sets_is_kept_and_sent_back():
+    """The pool skips httpx's cookie-jar pass for answers without Set-Cookie (it costs CPU on every
+    request); a cookie that is set must still be kept, and answers without one must not drop it."""
+    server = _CookieServer()
+    t = OpenAITarget(model="m", base_url=server.base_url, max_concurrency=1, max_retries=0, timeout_s=10)
+    try:
+        answers = [(await t.send([user(f"hi {i}")])) for i in range(3)]
+        assert [a.error for a in answers] == [None, None, None]
+        assert [a.text for a in answers] == ["", "lb=shard-7", "lb=shard-7"]
+    finally:
+        await t.aclose()
+        server.close()

@@ -52,9 +52,14 @@ class PooledClient:
         ssl_context = httpx.create_ssl_context()
         # Interleaved (0, 1, ..., n-1, 0, 1, ...): light load spreads over the shards too.
         self._free = deque(k for _ in range(per) for k in range(n))
-        return [httpx.AsyncClient(timeout=self.timeout, verify=ssl_context,
-                                  limits=httpx.Limits(max_connections=per, max_keepalive_connections=per))
-                for _ in range(n)]
+        clients = [httpx.AsyncClient(timeout=self.timeout, verify=ssl_context,
+                                     limits=httpx.Limits(max_connections=per, max_keepalive_connections=per))
+                   for _ in range(n)]
+        for c in clients:
+            # httpx has no public way to hand a client a Cookies subclass (its setter copies).
+            if type(getattr(c, "_cookies", None)) is httpx.Cookies:
+                c._cookies = _SetCookiesOnly(c._cookies.jar)
+        return clients
 
     def _current(self) -> list[httpx.AsyncClient]:
         loop = asyncio.get_running_loop()
@@ -92,6 +97,23 @@ class PooledClient:
             for c in clients:
                 if not c.is_closed:
                     await c.aclose()
+
+
+class _SetCookiesOnly(httpx.Cookies):
+    """The client's cookie jar, updated only from responses that set a cookie.
+
+    httpx hands every response to ``http.cookiejar`` through a urllib ``Request`` it builds for the
+    purpose (URL parsing and a header copy included) even when the response sets no cookie: ~4 %
+    of the request samples at concurrency 256 (py-spy); skipping it took the ``openai`` target from
+    2.42 to 2.06 ms CPU per request at concurrency 64 and 2.48 to 2.24 at 256 (loaded 2-core
+    machine, medians of 5 interleaved pairs, every pair faster). A response without ``Set-Cookie`` (or the
+    obsolete ``Set-Cookie2``) leaves the jar unchanged either way, so cookies a server does set
+    (a load balancer's sticky session) are still kept and sent back."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
 
 
 def error_detail(resp: httpx.Response, limit: int = MAX_ERROR_CHARS) -> str:
