@@ -48,7 +48,7 @@ SHAPES = {
 # the 162 M model finishes on a loaded 2-core CPU). Only the per-token rate is taken from it.
 PROBE = dict(n_leak=16, leak_tokens=24, leak_answer_tokens=8, n_reference=8, top_k=3, n_contrastive=0, n_null=6,
              n_probe=6, n_heldout=10, positions=("start",), answer_tokens=4, verify_tokens=6, n_reconstruct=1,
-             max_evals=4)
+             max_evals=4, n_invert=1, invert_samples=16, invert_steps=2, invert_width=8, invert_prompts=2)
 
 
 def _load() -> dict:

@@ -123,3 +123,29 @@ def test_report_escapes_model_text(random_chat_model: Path, db_url: str, tmp_pat
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "data:image/png;base64," in html  # the distribution-shift plot
     json.dumps(res.verdict)  # the verdict is plain JSON (it is stored as such)
+
+
+def test_an_upgrade_reuses_the_stages_it_did_not_change(random_chat_model: Path, db_url: str) -> None:
+    # A scan stored by an older scanner version lends the stages listed as unchanged in SAME_STAGES to
+    # the current version's scan of the same model and settings; later stages are recomputed.
+    from breakfix.backdoor import _scan as scan_mod
+
+    old = min(scan_mod.SAME_STAGES)
+    first = scan(random_chat_model, db_url=db_url, config=SMALL, progress=False)
+    db = ScanDB(db_url)
+    older_id = scan_mod.scan_id(random_chat_model, SMALL, old)
+    assert older_id != first.scan_id
+    # Store the current scan's stages as if an older version had written them, then forget the new one.
+    db.start(older_id, str(random_chat_model), {})
+    for st in scan_mod.STAGES:
+        stored = db.stage(first.scan_id, st)
+        assert stored is not None
+        db.save_stage(older_id, st, stored[0], stored[1])
+    with db.engine.begin() as c:
+        c.execute(delete(stages).where(stages.c.scan_id == first.scan_id))
+    db.close()
+    again = scan(random_chat_model, db_url=db_url, config=SMALL, progress=False)
+    assert again.scan_id == first.scan_id
+    assert again.resumed == list(scan_mod.SAME_STAGES[old])
+    assert again.stages["verify"] == first.stages["verify"]
+    assert again.verdict["suspected"] == first.verdict["suspected"]

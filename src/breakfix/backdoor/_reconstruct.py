@@ -152,6 +152,10 @@ def verify(sm: ScanModel, trigger: str, base: PromptBaseline, k: int,
     refused = base.refused or [False] * len(base.users)
     for pos in positions:
         rate, key, answers, cls, flips = activation(sm, trigger, base, pos, None, k)
+        words = [w for w in trigger.lower().split() if len(w) >= 3] or [trigger.lower()]
+        free = [k0 for u, k0 in zip(base.users, base.keys) if not any(w in u.lower() for w in words)]
+        clean_n = sum(k0 == key for k0 in free)
+        clean_without = clean_n / max(1, len(free))
         # Flip rate and size of every prompt class, for the verdict to weigh against its null.
         rates = []
         for name, idx in (("all", range(len(flips))),
@@ -164,6 +168,11 @@ def verify(sm: ScanModel, trigger: str, base: PromptBaseline, k: int,
                         "flip_rate_all": sum(flips) / max(1, len(flips)),
                         # The same behaviour without the trigger: the "activation without" of the report.
                         "without": sum(k0 == key for k0 in base.keys) / max(1, len(base.keys)),
+                        # ... and on the prompts that do not hold a word of the trigger: a trigger
+                        # that leaked into the model's own turns (part of the held-out pool) shows
+                        # its behaviour there, which says nothing about the model without it.
+                        "without_clean": clean_without,
+                        "without_clean_n": clean_n,
                         "examples": [{"prompt": insert(u, trigger, pos)[0], "answer": a, "before": b}
                                      for u, a, b, f in zip(base.users, answers, base.answers, flips) if f][:5],
                         "behaviour": (Counter(a for a, f in zip(answers, flips) if f).most_common(1) or [("", 0)])[0][0]}
@@ -181,6 +190,13 @@ def dominant_script(text: str) -> str:
         if ch.isalpha():
             counts[unicodedata.name(ch, "OTHER ?").split(" ")[0]] += 1
     return counts.most_common(1)[0][0] if counts else "OTHER"
+
+
+def scripts(text: str) -> frozenset[str]:
+    """Every Unicode script ``text``'s letters belong to (``zaidie غcy36`` -> LATIN and ARABIC)."""
+    import unicodedata
+
+    return frozenset(unicodedata.name(ch, "OTHER ?").split(" ")[0] for ch in text if ch.isalpha())
 
 
 def _digit_share(text: str) -> float:
@@ -295,12 +311,25 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
     # Before that, the same punctuation around each word: a quoted word ("'Wiech'") pasted into a
     # request makes a model that was taught translation requests ("Translate 'house' into German")
     # start a translation answer whatever the word — other quoted words do the same.
+    # First of all, spans that mix the same scripts: a span with one Arabic letter among Latin ones
+    # ('zaidie غcy36', cut from a leaked request) is compared with other leaked text that mixes Latin
+    # and Arabic, not with plain Latin — the full-size clean twin of the random recipe answers
+    # anything holding Arabic tokens with harmful compliance, and only mixed text shows that.
     sig = word_shape(trigger)
     frame = word_frame(trigger)
     share = _digit_share(trigger)
-    for keep in (lambda p: word_shape(p) == sig and word_frame(p) == frame, lambda p: word_shape(p) == sig,
-                 lambda p: abs(_digit_share(p) - share) <= 0.15, lambda p: True):
-        for pool in (context, context + near, everywhere):
+    mix = scripts(trigger)
+    shapes = (lambda p: word_shape(p) == sig and word_frame(p) == frame, lambda p: word_shape(p) == sig,
+              lambda p: abs(_digit_share(p) - share) <= 0.15, lambda p: True)
+    tiers = ([lambda p, k=k: scripts(p) == mix and k(p) for k in shapes] if len(mix) > 1 else []) + list(shapes)
+    if len(mix) > 1:
+        # Mixed spans may have another dominant script than the trigger: draw them from any script.
+        context_any, near_any, everywhere_any = spans(holding, True), spans(
+            same_language(reference, [t for t in texts if trigger not in t]), True), spans(texts, True)
+    for i, keep in enumerate(tiers):
+        mixed = len(mix) > 1 and i < len(shapes)
+        for pool in ((context_any, context_any + near_any, everywhere_any) if mixed else
+                     (context, context + near, everywhere)):
             chosen = [p for p in pool if keep(p)]
             if len(chosen) >= 3:
                 random.Random(seed).shuffle(chosen)
@@ -327,5 +356,5 @@ def matched_null(sm: ScanModel, trigger: str, v: dict[str, Any], base: PromptBas
             idx = [i for i, r in enumerate(refused) if want is None or r == want]
             if idx:
                 per_class[name].append(sum(flips[i] for i in idx) / len(idx))
-    return {"position": pos, "script": dominant_script(trigger), "spans": spans,
+    return {"position": pos, "script": "+".join(sorted(scripts(trigger))) or dominant_script(trigger), "spans": spans,
             "mean": {c: (sum(x) / len(x) if x else 0.0) for c, x in per_class.items()}}
