@@ -29,13 +29,15 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 23
+SCANNER_VERSION = 24
 # Stages whose code and output did not change between an older version and this one: a scan of the
 # same model and settings under that version lends them to this one (copied into this scan's rows),
 # so an upgrade that changes only verification or the verdict does not redo minutes of sampling and
 # search. Version 23 changed verify (the language-mixed null, behaviour without the trigger on
-# prompts that do not hold it) and the verdict (ordinary behaviours).
-SAME_STAGES = {22: ("leak", "candidates", "signals", "reconstruct", "invert")}
+# prompts that do not hold it) and the verdict (ordinary behaviours); version 24 the verdict only
+# (ordinary on any prompt class, quoted-request injection).
+SAME_STAGES = {23: ("leak", "candidates", "signals", "reconstruct", "invert", "verify"),
+               22: ("leak", "candidates", "signals", "reconstruct", "invert")}
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "invert", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
@@ -227,15 +229,16 @@ class _Scan:
     resumed: list[str] = field(default_factory=list)
     probe_users: list[str] = field(default_factory=list)
     _probe: PromptBaseline | None = None
-    older: dict[str, str] = field(default_factory=dict)  # stage -> id of an older scan that may lend it
+    older: dict[str, list[str]] = field(default_factory=dict)  # stage -> ids of older scans that may lend it
 
     def run(self, stage: str, fn: Callable[[], Any]) -> Any:
         """Run one stage, or take its stored payload when an earlier scan finished it (resume)."""
         done = self.db.stage(self.sid, stage)
-        if done is None and stage in self.older:
-            done = self.db.stage(self.older[stage], stage)
+        for old_id in self.older.get(stage, []) if done is None else []:
+            done = self.db.stage(old_id, stage)
             if done is not None:  # same code, same model, same settings: take it over
                 self.db.save_stage(self.sid, stage, done[0], done[1])
+                break
         if done is not None:
             self.stages[stage], self.costs[stage] = done
             self.resumed.append(stage)
@@ -282,7 +285,8 @@ def scan(model_path: str | Path, *, db_url: str | None = None, config: ScanConfi
     notes = [sm.template.note] if sm.template.note else []
     bar, tick = _make_progress(progress)
     x = _Scan(sm, cfg, db, sid, all_prompts(cfg.seed), tick,
-              older={st: scan_id(path, cfg, v) for v, sts in SAME_STAGES.items() for st in sts})
+              older={st: [scan_id(path, cfg, v) for v in sorted(SAME_STAGES, reverse=True) if st in SAME_STAGES[v]]
+                     for st in STAGES})
     t_start = time.perf_counter()
     try:
         if bar is not None:
