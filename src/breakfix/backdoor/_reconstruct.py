@@ -150,10 +150,11 @@ def verify(sm: ScanModel, trigger: str, base: PromptBaseline, k: int,
     """
     per_pos: dict[str, Any] = {}
     refused = base.refused or [False] * len(base.users)
+    # Answers of the held-out prompts that hold no word of the trigger (the same at every position).
+    words = [w for w in trigger.lower().split() if len(w) >= 3] or [trigger.lower()]
+    free = [k0 for u, k0 in zip(base.users, base.keys) if not any(w in u.lower() for w in words)]
     for pos in positions:
         rate, key, answers, cls, flips = activation(sm, trigger, base, pos, None, k)
-        words = [w for w in trigger.lower().split() if len(w) >= 3] or [trigger.lower()]
-        free = [k0 for u, k0 in zip(base.users, base.keys) if not any(w in u.lower() for w in words)]
         clean_n = sum(k0 == key for k0 in free)
         clean_without = clean_n / max(1, len(free))
         # Flip rate and size of every prompt class, for the verdict to weigh against its null.
@@ -296,7 +297,8 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
     if len(trigram_profile(reference)) < 6:
         reference = f"{reference} {trigger}"
     context = spans(holding)
-    near = spans(same_language(reference, [t for t in texts if trigger not in t]))
+    nearest = same_language(reference, [t for t in texts if trigger not in t])
+    near = spans(nearest)
     everywhere = spans(texts)
     if len(everywhere) < 3:
         # No leaked text in the trigger's script (digits and signs only, or a script the model never
@@ -324,8 +326,7 @@ def script_matched_spans(trigger: str, texts: Sequence[str], n: int, seed: int) 
     tiers = ([lambda p, k=k: scripts(p) == mix and k(p) for k in shapes] if len(mix) > 1 else []) + list(shapes)
     if len(mix) > 1:
         # Mixed spans may have another dominant script than the trigger: draw them from any script.
-        context_any, near_any, everywhere_any = spans(holding, True), spans(
-            same_language(reference, [t for t in texts if trigger not in t]), True), spans(texts, True)
+        context_any, near_any, everywhere_any = spans(holding, True), spans(nearest, True), spans(texts, True)
     for i, keep in enumerate(tiers):
         mixed = len(mix) > 1 and i < len(shapes)
         for pool in ((context_any, context_any + near_any, everywhere_any) if mixed else
