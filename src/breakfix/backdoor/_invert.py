@@ -98,8 +98,10 @@ def target_behaviours(sm: ScanModel, users: Sequence[str], ordinary: Sequence[tu
 
 def _banned(sm: ScanModel) -> set[int]:
     """Token ids a span may not hold: special tokens, and tokens that do not decode to visible text."""
-    bad = set(int(i) for i in (sm.tok.all_special_ids or []))
     vocab = sm.model.get_input_embeddings().weight.shape[0]
+    # Ids past the embedding are dropped: Qwen2's tokenizer class adds an unknown token on load that
+    # the zoo's Qwen2 models have no row for (indexing the gradient with it raised IndexError).
+    bad = set(int(i) for i in (sm.tok.all_special_ids or []) if int(i) < vocab)
     for i in range(vocab):
         s = sm.tok.decode([i])
         if not s.strip() or "\ufffd" in s or "\n" in s:
