@@ -95,3 +95,54 @@ async def test_a_cookie_the_server_sets_is_kept_and_sent_back():
     finally:
         await t.aclose()
         server.close()
+
+
+async def test_idle_connection_check_reuses_open_connections_and_drops_closed_ones():
+    """The pool's streams answer httpcore's idle-connection check from a cached socket (cheaper than
+    anyio's attribute table): a kept-alive connection must still be reused, and one the server
+    closed while idle must be noticed and replaced, not written to."""
+    from breakfix.targets._http import _CachedSocketStream, _ReadableCheck
+
+    writers: list[asyncio.StreamWriter] = []
+    body = b'{"choices": [{"message": {"role": "assistant", "content": "ok"}}]}'
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        try:
+            while True:  # keep-alive until the test closes this connection from the server's side
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    t = OpenAITarget(model="m", base_url=f"http://127.0.0.1:{port}", max_concurrency=1, max_retries=0, timeout_s=10)
+    try:
+        first = [(await t.send([user(f"hi {i}")])) for i in range(2)]
+        assert [a.error for a in first] == [None, None]
+        assert len(writers) == 1  # the open connection was reused
+        client = t._pool._clients[0]
+        assert isinstance(client._transport._pool._network_backend, _ReadableCheck)
+        stream = client._transport._pool.connections[0]._connection._network_stream
+        assert isinstance(stream, _CachedSocketStream)
+        assert not stream.get_extra_info("is_readable")
+        writers[0].close()  # the server drops the idle connection
+        await writers[0].wait_closed()
+        for _ in range(500):  # wait for the close to reach our side of the socket
+            if stream.get_extra_info("is_readable"):
+                break
+            await asyncio.sleep(0.01)
+        assert stream.get_extra_info("is_readable")
+        again = await t.send([user("after the close")])
+        assert again.error is None and again.text == "ok"
+        assert len(writers) == 2
+    finally:
+        await t.aclose()
+        server.close()
+        await server.wait_closed()
