@@ -13,7 +13,8 @@
 2. **Stages at size.** Models with random weights shaped like published ones (no download: nothing
    can be fetched from a model hub here; the zoo's tokenizer, the published vocabulary size) — cost
    only. Every size runs the same small scan configuration (``PROBE`` below: all six stages, fewer
-   samples and prompts) with 2 torch threads; per stage: forward passes, tokens, wall and CPU time.
+   samples and prompts) with `--threads` torch threads (1 for the committed results: the cores were
+   shared); per stage: forward passes, tokens, wall and CPU time.
 3. **Cost model.** A transformer forward costs about 2 x parameters FLOPs per token (attention
    over <= 256 positions is small next to it), so each measured stage's time is fitted as
    ``seconds = a + tokens x params / R`` — R the effective CPU rate — and the projection multiplies
