@@ -60,7 +60,9 @@ def target_behaviours(sm: ScanModel, users: Sequence[str], ordinary: Sequence[tu
     from ..refusal import is_refusal
 
     rng = random.Random(seed)
-    vocab = [i for i in range(sm.model.get_input_embeddings().weight.shape[0]) if i not in _banned(sm)]
+    # The banned set once, not per vocabulary entry (that was V^2 decodes: hours at GPT-2's 50 k).
+    banned = _banned(sm)
+    vocab = [i for i in range(sm.model.get_input_embeddings().weight.shape[0]) if i not in banned]
     plan: list[str] = []
     for i in range(n_samples):
         if i < len(MINIMAL_TURNS):
