@@ -119,42 +119,13 @@ class StageClock:
         _scan._Scan.run = self._orig  # type: ignore[method-assign]
 
 
-class BannedOnce:
-    """Compute the invert stage's banned-token set once per model. ``_invert.target_behaviours``
-    calls ``_banned(sm)`` inside its list comprehension, once per vocabulary entry: vocabulary^2
-    decodes (4 M for the zoo's 2,048 tokens; 2.5 G for GPT-2's 50,257 — the untrained 52 M model's
-    invert stage ran 50 minutes without finishing). The set is the same every call; caching it only
-    removes that overhead, so the stages measure the model's work (reported to the scanner's owner)."""
-
-    def __enter__(self) -> "BannedOnce":
-        from breakfix.backdoor import _invert
-
-        self._orig = _invert._banned
-        cache: dict[int, set[int]] = {}
-
-        def banned(sm):
-            if id(sm) not in cache:
-                cache[id(sm)] = self._orig(sm)
-            return cache[id(sm)]
-
-        _invert._banned = banned  # type: ignore[assignment]
-        return self
-
-    def __exit__(self, *exc) -> None:
-        from breakfix.backdoor import _invert
-
-        _invert._banned = self._orig  # type: ignore[assignment]
-
-
-def timed_scan(path: str, cfg, db: str, threads: int, banned_once: bool = False) -> dict:
-    from contextlib import nullcontext
-
+def timed_scan(path: str, cfg, db: str, threads: int) -> dict:
     from breakfix.backdoor import load_model, scan
 
     t0, c0 = time.perf_counter(), time.process_time()
     sm = load_model(path, threads=threads)
     load_s = time.perf_counter() - t0
-    with StageClock() as clock, (BannedOnce() if banned_once else nullcontext()):
+    with StageClock() as clock:
         res = scan(path, db_url=db, config=cfg, model=sm, progress=True)
     stages = {k: dict(v, cpu_seconds=clock.cpu.get(k)) for k, v in res.cost["by_stage"].items()}
     return {"parameters": sm.n_params, "load_seconds": round(load_s, 2),
@@ -249,7 +220,7 @@ def stages(args) -> None:
     for name, path in targets.items():
         if name in data.get("stages", {}) and not args.again:
             continue
-        row = timed_scan(path, cfg, args.db, args.threads, banned_once=True)
+        row = timed_scan(path, cfg, args.db, args.threads)
         row["banned_cached"] = True
         row["note"] = SHAPES.get(name, {}).get("note", "zoo model (trained)")
         row["threads"] = args.threads

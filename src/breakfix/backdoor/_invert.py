@@ -60,7 +60,6 @@ def target_behaviours(sm: ScanModel, users: Sequence[str], ordinary: Sequence[tu
     from ..refusal import is_refusal
 
     rng = random.Random(seed)
-    # The banned set once, not per vocabulary entry (that was V^2 decodes: hours at GPT-2's 50 k).
     banned = _banned(sm)
     vocab = [i for i in range(sm.model.get_input_embeddings().weight.shape[0]) if i not in banned]
     plan: list[str] = []
@@ -98,8 +97,13 @@ def target_behaviours(sm: ScanModel, users: Sequence[str], ordinary: Sequence[tu
     return out[:top]
 
 
-def _banned(sm: ScanModel) -> set[int]:
-    """Token ids a span may not hold: special tokens, and tokens that do not decode to visible text."""
+def _banned(sm: ScanModel) -> frozenset[int]:
+    """Token ids a span may not hold: special tokens, and tokens that do not decode to visible text.
+
+    Decoding every vocabulary entry costs seconds at a 50 k vocabulary, and every search and the
+    behaviour sampler ask, so the set is kept on the model."""
+    if sm.banned_ids is not None:
+        return sm.banned_ids
     vocab = sm.model.get_input_embeddings().weight.shape[0]
     # Ids past the embedding are dropped: Qwen2's tokenizer class adds an unknown token on load that
     # the zoo's Qwen2 models have no row for (indexing the gradient with it raised IndexError).
@@ -108,7 +112,8 @@ def _banned(sm: ScanModel) -> set[int]:
         s = sm.tok.decode([i])
         if not s.strip() or "\ufffd" in s or "\n" in s:
             bad.add(i)
-    return bad
+    sm.banned_ids = frozenset(bad)
+    return sm.banned_ids
 
 
 class _Objective:

@@ -165,6 +165,9 @@ class ScanModel:
     batch_size: int = 64
     cost: Cost = field(default_factory=Cost)
     n_params: int = 0
+    # Token ids a searched span may not hold (see ``_invert._banned``): decoding the whole vocabulary,
+    # so computed once per model, not once per search.
+    banned_ids: frozenset[int] | None = field(default=None, repr=False)
 
     # -- text helpers ----------------------------------------------------------------------------
     def prompt(self, user_text: str) -> str:
