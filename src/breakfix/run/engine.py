@@ -9,10 +9,10 @@ How a run flows::
 * **Bounded**: ``concurrency`` workers pull from a queue of at most ``2 × concurrency`` planned
   attempts, so a 100,000-attempt plan never becomes 100,000 tasks or objects.
 * **Written as it finishes, in groups**: the writer commits finished attempts in one transaction
-  per batch (a group commit). A batch is committed once it holds a quarter of the concurrency (at
-  least ``MIN_FILL``), or ``LINGER_S`` after its first attempt finished, whichever comes first. A
-  crash loses (and a resume redoes) at most the attempts in flight and that many finished ones —
-  never a committed one.
+  per batch (a group commit). A batch is committed once it holds a quarter of the concurrency, or
+  ``LINGER_S`` after its first attempt finished, whichever comes first (at concurrency 1-7 that is
+  every attempt at once). A crash loses at most the attempts in flight and ``concurrency / 4``
+  finished ones — never a committed one.
 * **Resumable**: attempt ids are deterministic; on start the stored ids are skipped, so a run
   interrupted by Ctrl-C or ``kill -9`` does only what is missing when started again.
 * **Nothing crashes a run but the store**: an attack or target error is recorded on its attempt, a
@@ -50,8 +50,6 @@ MAX_BATCH = 512
 # How long the writer waits for a batch to fill before committing what it has, and how often it looks.
 LINGER_S = 0.25
 LINGER_POLL_S = 0.005
-# A batch is committed once it holds max(MIN_FILL, concurrency / 4) attempts (or LINGER_S passed).
-MIN_FILL = 16
 # Objects allocated (net) between two young-generation collections while a run executes; Python's
 # default is 700. See ``fewer_collections``.
 GC_GEN0_DURING_RUN = 20_000
@@ -194,11 +192,9 @@ class RunEngine:
 
         # Group commit: a transaction costs ~1 ms of CPU whatever its size (measured: 1.45 ms per
         # attempt at one attempt per commit, 0.25 ms at 32), so the writer lets a batch fill up to
-        # a quarter of the concurrency (at least MIN_FILL), waiting at most LINGER_S after its first
-        # attempt finished. A crash then loses at most that many finished attempts on top of those in flight.
-        # The floor (MIN_FILL): at concurrency 16 a quarter is 4 attempts per transaction, ~0.3 ms
-        # of commit CPU per attempt; at a slow target LINGER_S still commits what there is.
-        fill = min(MAX_BATCH, max(MIN_FILL, self.concurrency // 4))
+        # a quarter of the concurrency, waiting at most LINGER_S after its first attempt finished.
+        # A crash then loses at most that many finished attempts on top of those in flight.
+        fill = min(MAX_BATCH, max(1, self.concurrency // 4))
         loop = asyncio.get_running_loop()
 
         async def write(bar: RunProgress) -> None:
