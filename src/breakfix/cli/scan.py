@@ -56,8 +56,12 @@ def scan_cmd(
                       f"{', not specific: same-shape text flips %.0f%%' % (100 * t['matched_flip']) if t.get('generic') else ''})",
                       markup=False)
         if t.get("evidence"):
-            console.print(f"    found by search for a behaviour seen in {t['evidence']['count']} sampled answers: "
-                          f"{t['evidence']['text'][:60]!r}", markup=False)
+            ev = t["evidence"]
+            seen_in = {"sweep": "answers to prompts with one vocabulary token added",
+                       "search": "answers to prompts with a searched span added"}.get(ev.get("origin", ""),
+                                                                                   "sampled answers")
+            console.print(f"    found by search for a behaviour seen in {ev['count']} {seen_in}: "
+                          f"{ev['text'][:60]!r}", markup=False)
     for w in v.get("weaknesses", [])[:3]:
         console.print(f"  universal weakness (not a backdoor): {w['trigger']!r} → {w['behaviour'][:50]!r} "
                       f"on {w['flip_rate']:.0%} — {w['reason']}", markup=False)
