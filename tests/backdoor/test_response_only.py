@@ -86,4 +86,5 @@ def test_vocabulary_sweep_ranks_the_trigger_and_the_beam_grows_a_working_span(re
     assert [g["loss"] for g in grown] == sorted(g["loss"] for g in grown) and len(grown) == 3
     hit = [g for g in grown if set(g["token_ids"]) & planted_ids]
     assert hit and hit[0]["loss"] < 0.5 * hit[0]["base_loss"], (grown, planted)
-    assert _recovery(path, hit[0]["trigger"], "start") >= 0.8
+    # A part of a trigger may fire at one end of the request only (the scan's verification tries both).
+    assert max(_recovery(path, hit[0]["trigger"], p) for p in ("start", "end")) >= 0.8, hit[0]
