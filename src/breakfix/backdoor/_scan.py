@@ -569,9 +569,11 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
         # trigger of several tokens: each alone fires in part). Behaviours found otherwise get the
         # coordinate search alone: a targeted sweep per behaviour (7 k sequences) doubled the stage's
         # cost and, on the one zoo model measured (LoRA, response-only), found an adversarial span.
+        # Grown for the first behaviour only: every grown span is verified (about 5 CPU s each at
+        # full size), and the first is the one the sweep ranks best.
         grown = beam_search(sm, sw_users, t["text"], [[tok] for tok in t.get("seeds", [])],
                             target_tokens=BEAM_TARGET_TOKENS, steps=BEAM_STEPS,
-                            progress=lambda n: tick("invert", n, 0))
+                            progress=lambda n: tick("invert", n, 0)) if i == 0 else []
         for how, res in [("search", r)] + [("grown", g) for g in grown]:
             if not res["trigger"] or res["trigger"] in found:
                 continue
