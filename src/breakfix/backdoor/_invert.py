@@ -116,6 +116,12 @@ def _banned(sm: ScanModel) -> frozenset[int]:
     return sm.banned_ids
 
 
+def _filler(sm: ScanModel) -> list[int]:
+    """A neutral one-token span: where the coordinate search starts, and the placeholder whose
+    gradient ranks the entries of a new position (sweep, grown spans)."""
+    return sm.ids(" x")[-1:] or [0]
+
+
 class _Objective:
     """Teacher-forced log-likelihood of a target answer on prompts with a token span inserted.
 
@@ -246,7 +252,7 @@ def search(sm: ScanModel, users: Sequence[str], target: str | Sequence[str], *, 
     obj = _Objective(sm, users, target, target_tokens, sign)
     obj.avoid = [sm.ids(a)[:target_tokens] for a in avoid if sm.ids(a)]
     banned = torch.tensor(sorted(_banned(sm)), dtype=torch.long)
-    filler = sm.ids(" x")[-1:] or [0]
+    filler = _filler(sm)
     span = list(init) if init else filler * n_tokens
     base_loss = obj.losses([[]])[0]
     cur = obj.losses([span])[0]
@@ -325,7 +331,7 @@ def sweep(sm: ScanModel, users: Sequence[str], target: str | Sequence[str], *, t
     V = sm.model.get_input_embeddings().weight.shape[0]
     toks = [i for i in range(V) if i not in banned]
     if len(toks) > limit:
-        filler = sm.ids(" x")[-1:] or [0]
+        filler = _filler(sm)
         grad = obj.gradient(filler)[0]
         ranked = (-grad[torch.tensor(toks)]).topk(limit).indices.tolist()
         toks = [toks[i] for i in ranked]
@@ -355,7 +361,7 @@ def beam_search(sm: ScanModel, users: Sequence[str], target: str, seeds: Sequenc
 
     obj = _Objective(sm, users, target, target_tokens)
     banned = torch.tensor(sorted(_banned(sm)), dtype=torch.long)
-    filler = sm.ids(" x")[-1:] or [0]
+    filler = _filler(sm)
     base_loss = obj.losses([[]])[0]
     out = []
     for seed in seeds:

