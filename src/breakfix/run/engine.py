@@ -40,6 +40,7 @@ from ..core.messages import Response
 from ..core.scores import Score
 from ..scorers.base import Scorer
 from ..store import Store
+from ..store._store import PreparedAttempts
 from .config import RunConfig
 from .lease import Leases, claim_batch, claimed_attempts, heartbeat
 from .plan import Components, PlannedAttempt, build_components, iter_plan, plan_size
@@ -232,8 +233,9 @@ class RunEngine:
                     if end or len(batch) >= fill or left <= 0:
                         break
                     await asyncio.sleep(min(left, LINGER_POLL_S))
-                # The database call runs in a thread so the workers keep the targets busy meanwhile.
-                await asyncio.to_thread(self._write, batch)
+                # The database call runs in a thread so the workers keep the targets busy meanwhile;
+                # its rows are built here first, so that thread holds the GIL as little as possible.
+                await asyncio.to_thread(self._write, self.store.prepare_attempts(batch))
                 errors = sum(1 for a in batch if a.response.error is not None)
                 # A benign item's 'success' is a helpful answer, never an attack success (over-refusal is its rate).
                 successes = sum(1 for a in batch if a.success and a.metadata.get("kind") != "benign")
@@ -286,7 +288,7 @@ class RunEngine:
         return counts["written"], counts["errors"], counts["successes"], interrupted
 
 
-    def _write(self, batch: list[Attempt]) -> None:
+    def _write(self, batch: PreparedAttempts) -> None:
         # Leases of stored attempts are not dropped here (one more transaction per batch): a claim
         # skips stored attempts anyway, and the worker drops all of its leases when it stops.
         self.store.write_attempts(batch)

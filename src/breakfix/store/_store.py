@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence, overload
 
 from sqlalchemy import (
+    JSON,
     case,
     delete,
     func,
@@ -139,6 +140,9 @@ class Store:
                 raise StoreNotFoundError(f"store {mask_url(url)}: no database file {path}; `breakfix run` creates one, "
                                          "`--store` (or $BREAKFIX_STORE) names an existing one")
         self.engine: Engine = _make_engine(url, echo=echo)
+        # SQLite: attempts are inserted through the driver (see write_attempts); echo wants SQLAlchemy's log.
+        self._sqlite_rows = _SqliteRows(self.engine.dialect) if self.engine.dialect.name == "sqlite" and not echo \
+            else None
         prepare(self.engine)  # tables + schema revision of the one database (core/migrate.py)
         try:
             with self.engine.begin() as conn:
@@ -307,18 +311,46 @@ class Store:
         """
         return self.write_attempts([attempt]) == 1
 
-    def write_attempts(self, attempts: Sequence[Attempt]) -> int:
-        """Store several finished attempts in ONE transaction (a group commit: the engine's writer
-        drains its queue into this, so a busy run pays one commit per batch, a quiet one per
-        attempt). Already-stored ids are skipped. Returns how many were new."""
-        if not attempts:
-            return 0
+    def prepare_attempts(self, attempts: Sequence[Attempt]) -> "PreparedAttempts":
+        """The batch :meth:`write_attempts` would write, with the database rows built already.
+
+        Pure Python, no database access: the engine calls it on its event-loop thread, so the thread
+        that then writes the batch (``write_attempts(prepared)``) does little but wait for SQLite
+        (which runs without the GIL). Building rows in the writer thread made it take the GIL back
+        from the event loop many times per transaction (~30 context switches per batch)."""
         # The same id twice in one batch: keep the first, like a second write would.
         batch = list({a.id: a for a in reversed(attempts)}.values())[::-1]
         # Several workers writing overlapping ids: inserting in one global order (by id) means two
         # transactions never wait on each other's unique-index entries in a cycle (PostgreSQL
         # would abort one of them as a deadlock).
         batch.sort(key=lambda a: a.id)
+        rows: list[tuple[Any, ...]] | None = None
+        score_rows: list[tuple[Any, ...]] = []
+        if self._sqlite_rows is not None and batch:
+            try:
+                rows, score_rows = self._sqlite_rows.build(batch)
+            except Exception:  # noqa: BLE001 - the general path writes the rest and names the culprit
+                rows, score_rows = None, []
+        return PreparedAttempts(batch, rows, score_rows)
+
+    def write_attempts(self, attempts: "Sequence[Attempt] | PreparedAttempts") -> int:
+        """Store several finished attempts in ONE transaction (a group commit: the engine's writer
+        drains its queue into this, so a busy run pays one commit per batch, a quiet one per
+        attempt). Already-stored ids are skipped. Returns how many were new.
+
+        ``attempts`` may come from :meth:`prepare_attempts` (rows built beforehand, e.g. on another
+        thread). On SQLite the rows go to the driver directly, a few multi-row ``INSERT`` statements
+        per batch; if that meets anything unusual (an id already stored, a row the database refuses,
+        an attempt without its item's category) the batch is written by the general path below,
+        which is the only path on other databases."""
+        prepared = attempts if isinstance(attempts, PreparedAttempts) else self.prepare_attempts(attempts)
+        batch = prepared.attempts
+        if not batch:
+            return 0
+        if prepared.rows is not None and self._sqlite_rows is not None:
+            n = self._sqlite_rows.write(self.engine, prepared.rows, prepared.score_rows)
+            if n is not None:
+                return n
         for attempt_no in range(5):
             try:
                 with begin_write(self.engine) as conn:
@@ -763,6 +795,123 @@ def _attempt_row(a: Attempt) -> dict[str, Any]:
     return _repaired(row)
 
 
+@dataclass
+class PreparedAttempts:
+    """A batch for :meth:`Store.write_attempts`: deduplicated, in id order, rows built (SQLite)."""
+
+    attempts: list[Attempt]
+    rows: list[tuple[Any, ...]] | None  # attempts rows in _SqliteRows.COLUMNS order; None: general path
+    score_rows: list[tuple[Any, ...]]  # scores rows in _SqliteRows.SCORE_COLUMNS order
+
+
+class _SqliteRows:
+    """Attempts and their scores written to SQLite through the DB-API, not SQLAlchemy's executemany.
+
+    SQLAlchemy processes every parameter of every row in Python (cache key, bind processors, a
+    dict per row) and the driver then runs one ``sqlite3_step`` per row, each giving the GIL away
+    and taking it back: in a run that is the writer thread contending with the event loop several
+    times per attempt. Here the rows are built as tuples with the same values SQLAlchemy would bind
+    (each column's own bind processor; JSON columns through the engine's serializer), and each
+    batch is a handful of multi-row ``INSERT`` statements (chunks of 32, 16, ... 1 rows, so the
+    driver's statement cache keeps a few fixed texts). Reads go through SQLAlchemy as before and
+    see the same stored values (tested against the general path).
+
+    ``write`` returns ``None`` when the batch needs the general path: an id already stored, or any
+    row the database refuses (that path skips stored ids and names the culprit); the transaction
+    is rolled back first, so nothing of the batch is half-written."""
+
+    COLUMNS = tuple(c.name for c in S.attempts.columns if c.name != "seq")
+    SCORE_COLUMNS = tuple(c.name for c in S.scores.columns if c.name != "id")
+    CHUNKS = (32, 16, 8, 4, 2, 1)  # rows per statement: 32 x 25 columns stays under SQLite's old 999 limit
+
+    def __init__(self, dialect: Any) -> None:
+        def processors(table: Any, names: tuple[str, ...]) -> list[tuple[int, Any, bool]]:
+            out = []
+            for i, name in enumerate(names):
+                typ = table.c[name].type
+                if isinstance(typ, JSON):
+                    # SQLAlchemy's JSON bind processor: the engine's serializer, None included ('null')
+                    out.append((i, dialect._json_serializer or _db_json_dumps, True))
+                else:
+                    proc = typ.dialect_impl(dialect).bind_processor(dialect)
+                    if proc is not None:
+                        out.append((i, proc, False))
+            return out
+
+        self._procs = processors(S.attempts, self.COLUMNS)
+        self._score_procs = processors(S.scores, self.SCORE_COLUMNS)
+        self._sql: dict[tuple[str, int], str] = {}
+
+    def _insert(self, table: str, columns: tuple[str, ...], n: int) -> str:
+        key = (table, n)
+        sql = self._sql.get(key)
+        if sql is None:
+            one = "(" + ", ".join("?" * len(columns)) + ")"
+            sql = self._sql[key] = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                    + ", ".join([one] * n))
+        return sql
+
+    @staticmethod
+    def _encode(values: list[Any], procs: list[tuple[int, Any, bool]]) -> tuple[Any, ...]:
+        for i, proc, always in procs:
+            v = values[i]
+            if v is not None or always:
+                values[i] = proc(v)
+        return tuple(values)
+
+    def build(self, batch: list[Attempt]) -> tuple[list[tuple[Any, ...]] | None, list[tuple[Any, ...]]]:
+        """The rows of ``batch``; ``None`` for the attempts when one lacks its item's category or
+        language (the general path looks those up in the items table)."""
+        rows = []
+        score_rows = []
+        cols, procs, score_procs = self.COLUMNS, self._procs, self._score_procs
+        for a in batch:
+            row = _attempt_row(a)
+            if row["category"] is None or row["language"] is None:
+                return None, []
+            rows.append(self._encode([row[c] for c in cols], procs))
+            for sc in a.scores:
+                srow = _score_row(a.id, a.run_id, sc)
+                score_rows.append(self._encode([srow[c] for c in self.SCORE_COLUMNS], score_procs))
+        return rows, score_rows
+
+    def _insert_all(self, cur: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        k = 0
+        for size in self.CHUNKS:
+            while len(rows) - k >= size:
+                cur.execute(self._insert(table, columns, size), [v for r in rows[k:k + size] for v in r])
+                k += size
+
+    def write(self, engine: Engine, rows: list[tuple[Any, ...]], score_rows: list[tuple[Any, ...]]) -> int | None:
+        import sqlite3
+
+        raw = engine.raw_connection()  # the pool's connection, with the engine's pragmas
+        try:
+            conn: Any = raw.driver_connection
+            cur = conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")  # the write lock first, as core.db.begin_write
+                try:
+                    self._insert_all(cur, "attempts", self.COLUMNS, rows)
+                    if score_rows:
+                        self._insert_all(cur, "scores", self.SCORE_COLUMNS, score_rows)
+                    conn.commit()
+                except sqlite3.OperationalError as exc:  # the database failed (locked, disk full)
+                    conn.rollback()
+                    raise OperationalError("INSERT INTO attempts ...", None, exc) from exc
+                except Exception:  # noqa: BLE001
+                    conn.rollback()
+                    return None  # an id already stored (another writer), or a row refused
+                except BaseException:
+                    conn.rollback()
+                    raise
+            finally:
+                cur.close()
+        finally:
+            raw.close()  # back to the pool
+        return len(rows)
+
+
 # Columns whose text comes from outside (targets, items, attackers): the ones a repair can touch.
 _TEXT_COLUMNS = ("error", "response_text", "conversation", "response", "turns", "metadata", "category",
                  "language", "attack", "target", "converters", "converter_list", "item_id")
@@ -852,5 +1001,5 @@ def _finding(r: Any) -> Finding:
     return Finding(**d)
 
 
-__all__ = ["Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError",
+__all__ = ["Store", "RunInfo", "PreparedAttempts", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError",
            "outcome_rates"]
