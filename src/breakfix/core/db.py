@@ -69,8 +69,32 @@ def sqlite_path(url: str) -> Path | None:
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
+def _c_encoder() -> Any:
+    """json's C encoder with ``_JSON_ENCODER``'s settings, built once: ``JSONEncoder.encode`` builds
+    one per call (~1-2 us of each JSON value, ~8 per stored attempt). ``None`` where the C
+    encoder is missing or its output differs from ``_JSON_ENCODER``'s on a sample (its signature
+    is CPython's private business); then ``_JSON_ENCODER`` is used. No circular-reference check
+    (a circular value fails with ``RecursionError`` instead of ``ValueError``)."""
+    try:
+        from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
+
+        enc = c_make_encoder(None, str, c_encode_basestring, None, ": ", ", ", False, False, True)
+        sample = {"a": [1, -2.5, 1e300, float("nan"), None, True, "é \ud800 \"q\"\n\t"], "b": {3: Path("/x"), "c": {}},
+                  "d": (), "e": [[]]}
+        if "".join(enc(sample, 0)) != _JSON_ENCODER.encode(sample) or "".join(enc(1.5, 0)) != "1.5":
+            return None
+        return enc
+    except Exception:  # noqa: BLE001
+        return None
+
+
+_C_ENCODE = _c_encoder()
+
+
 def _json_dumps(value: Any) -> str:
-    return _JSON_ENCODER.encode(value)
+    if _C_ENCODE is None or isinstance(value, str):
+        return _JSON_ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 def make_engine(url: str | None = None, *, must_exist: bool = False, echo: bool = False) -> Any:

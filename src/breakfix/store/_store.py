@@ -770,8 +770,9 @@ def _filters(run_id: str, filters: dict[str, Any]) -> list[Any]:
     return conds
 
 
-def _attempt_row(a: Attempt) -> dict[str, Any]:
-    """The ``attempts`` row of an attempt, with text the database can encode (see :func:`_repaired`)."""
+def _attempt_row(a: Attempt, *, check: bool = True) -> dict[str, Any]:
+    """The ``attempts`` row of an attempt, with text the database can encode (see :func:`_repaired`;
+    ``check=False``: the caller checks the encoded row for surrogates itself)."""
     resp = a.response.model_dump(mode="json")
     rest = {k: v for k, v in resp.items() if k not in _RESPONSE_COLUMNS}
     md = a.metadata
@@ -792,7 +793,7 @@ def _attempt_row(a: Attempt) -> dict[str, Any]:
         "metadata": md,
         "created_at": a.created_at,
     }
-    return _repaired(row)
+    return _repaired(row, check=check)
 
 
 @dataclass
@@ -864,15 +865,24 @@ class _SqliteRows:
         language (the general path looks those up in the items table)."""
         rows = []
         score_rows = []
-        cols, procs, score_procs = self.COLUMNS, self._procs, self._score_procs
+        cols, procs, score_procs, score_cols = self.COLUMNS, self._procs, self._score_procs, self.SCORE_COLUMNS
         for a in batch:
-            row = _attempt_row(a)
+            # Surrogates are looked for in the encoded values (one pass over the text that is
+            # stored), not in a JSON encoding of their own; when there is one, the row is built
+            # again the general way, which repairs it and notes where.
+            row = _attempt_row(a, check=False)
             if row["category"] is None or row["language"] is None:
                 return None, []
-            rows.append(self._encode([row[c] for c in cols], procs))
+            values = self._encode([row[c] for c in cols], procs)
+            if _stored_text_has_surrogate(values):
+                values = self._encode([(row := _attempt_row(a))[c] for c in cols], procs)
+            rows.append(values)
             for sc in a.scores:
-                srow = _score_row(a.id, a.run_id, sc)
-                score_rows.append(self._encode([srow[c] for c in self.SCORE_COLUMNS], score_procs))
+                values = self._encode([_score_row(a.id, a.run_id, sc, check=False)[c] for c in score_cols],
+                                      score_procs)
+                if _stored_text_has_surrogate(values):
+                    values = self._encode([_score_row(a.id, a.run_id, sc)[c] for c in score_cols], score_procs)
+                score_rows.append(values)
         return rows, score_rows
 
     def _insert_all(self, cur: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -917,6 +927,11 @@ _TEXT_COLUMNS = ("error", "response_text", "conversation", "response", "turns", 
                  "language", "attack", "target", "converters", "converter_list", "item_id")
 
 
+def _stored_text_has_surrogate(values: tuple[Any, ...]) -> bool:
+    """Whether any text of a row as it is bound (JSON columns already encoded) holds a surrogate."""
+    return repair_text("\n".join([v for v in values if type(v) is str]))[1] > 0
+
+
 def _has_surrogate(obj: Any) -> bool:
     """Whether any string (key or value) of a JSON-like structure holds a surrogate code point.
 
@@ -926,12 +941,13 @@ def _has_surrogate(obj: Any) -> bool:
     return repair_text(_json_dumps(obj))[1] > 0
 
 
-def _repaired(row: dict[str, Any]) -> dict[str, Any]:
+def _repaired(row: dict[str, Any], *, check: bool = True) -> dict[str, Any]:
     """``row`` with lone surrogates replaced (``core.text.repair_obj``) and, if any were, a note on
-    the attempt saying where: a hostile answer is stored, it never fails the batch it is in."""
+    the attempt saying where: a hostile answer is stored, it never fails the batch it is in.
+    ``check=False``: only the response's notes are merged (the caller looks for surrogates)."""
     fixed: list[str] = []
     total = 0
-    if _has_surrogate([row[col] for col in _TEXT_COLUMNS]):
+    if check and _has_surrogate([row[col] for col in _TEXT_COLUMNS]):
         for col in _TEXT_COLUMNS:
             value, n = repair_obj(row[col])
             if n:
@@ -954,11 +970,11 @@ def _repaired(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _score_row(attempt_id: str, run_id: str, s: Score) -> dict[str, Any]:
+def _score_row(attempt_id: str, run_id: str, s: Score, *, check: bool = True) -> dict[str, Any]:
     row = {"attempt_id": attempt_id, "run_id": run_id, "scorer": s.scorer, "scorer_version": str(s.scorer_version),
            "label": s.label, "value": s.value, "rationale": s.rationale, "metadata": s.metadata}
     # A judge's rationale quotes the answer: the same surrogates can reach it.
-    return repair_obj(row)[0] if _has_surrogate(row) else row
+    return repair_obj(row)[0] if check and _has_surrogate(row) else row
 
 
 def _scores_for(conn: Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
