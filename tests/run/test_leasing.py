@@ -167,3 +167,42 @@ def test_two_processes_request_every_attempt_exactly_once(db_url, tmp_path):
         stored = _stored(watch)
         assert len(stored) == 2 * n_items and set(stored.values()) == {1}
         watch.dispose()
+
+
+def test_sqlite_claims_through_the_driver_behave_as_the_general_path(tmp_path):
+    """On SQLite a claim runs through the DB-API (``lease._SqliteClaims``); the same sequence of
+    claims gives the same answers and the same lease rows as the general (SQLAlchemy) path."""
+    import re
+    import sqlite3
+
+    def scenario(path, general):
+        with Store(f"sqlite:///{path}") as st:
+            st.create_run("r", {}, run_id="r1")
+            ids = [f"a{i:02d}" for i in range(20)]
+            a = Leases(st.engine, "r1", ttl_s=60, owner="hostA:1:a")
+            b = Leases(st.engine, "r1", ttl_s=60, owner="hostB:1:b")
+            short = Leases(st.engine, "r1", ttl_s=0.3, owner="hostA:1:a")
+            for lz in (a, b, short):
+                assert lz._sqlite is not None and lz._sqlite.usable
+                if general:
+                    lz._sqlite = None
+            out = [a.claim(ids[:10]), b.claim(ids), a.claim(ids[:10])]
+            st.write_attempts([Attempt(id=i, run_id="r1", item_id="x", attack="direct", target="t") for i in ids[:2]])
+            out.append(b.claim(ids[:5]))
+            short.claim(ids[10:12] + ids[2:6])  # B holds 10, 11: not A's
+            time.sleep(0.5)
+            out += [b.claim(ids[2:10]), b.claim([])]
+        conn = sqlite3.connect(path)
+        try:
+            rows = conn.execute("SELECT attempt_id, run_id, owner, expires_at FROM leases ORDER BY attempt_id").fetchall()
+        finally:
+            conn.close()
+        return [(sorted(c.claimed), sorted(c.stored)) for c in out], rows
+
+    driver, driver_rows = scenario(tmp_path / "driver.db", general=False)
+    general, general_rows = scenario(tmp_path / "general.db", general=True)
+    assert driver == general
+    assert driver[1][0] == [f"a{i:02d}" for i in range(10, 20)] and driver[3] == ([], ["a00", "a01"])
+    assert [r[:3] for r in driver_rows] == [r[:3] for r in general_rows] and len(driver_rows) == 20
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")  # SQLAlchemy's SQLite DATETIME text
+    assert all(stamp.match(r[3]) for r in driver_rows + general_rows)

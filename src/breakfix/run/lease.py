@@ -78,6 +78,7 @@ class Leases:
         self.ttl = timedelta(seconds=lease_ttl(ttl_s))
         self.owner = owner or f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pg = engine.dialect.name == "postgresql"
+        self._sqlite = _SqliteClaims(engine) if engine.dialect.name == "sqlite" and not engine.echo else None
 
     def claim(self, ids: Sequence[str]) -> Claim:
         """Claim the attempts ``ids`` that nobody stored or holds a live lease on (one transaction)."""
@@ -86,6 +87,8 @@ class Leases:
             return Claim(set(), set())
         now = datetime.now(timezone.utc)
         until = now + self.ttl
+        if self._sqlite is not None and self._sqlite.usable:
+            return self._sqlite.claim(self, want, now, until)
         L = S.leases
         with begin_write(self.engine) as conn:
             stored = set(conn.execute(select(S.attempts.c.id).where(S.attempts.c.id.in_(want))).scalars())
@@ -158,6 +161,80 @@ class Leases:
 
 
 _HOST = socket.gethostname()[:30]
+
+
+class _SqliteClaims:
+    """:meth:`Leases.claim` on SQLite through the DB-API: each step one statement whose id list is
+    one JSON parameter (``json_each``), instead of SQLAlchemy expanding an ``IN`` list and
+    processing an insert parameter set per id. Same statements, same transaction (``BEGIN
+    IMMEDIATE``), same stored values (the columns' own bind/result processors). A claim of 64 ids
+    took ~1.2-2 ms of CPU, ~45 us per attempt at concurrency 16, in a thread that contends with the
+    event loop for the GIL. ``usable`` is False where SQLite lacks ``json_each``."""
+
+    def __init__(self, engine: Any) -> None:
+        import sqlite3
+
+        dialect = engine.dialect
+        typ = S.leases.c.expires_at.type.dialect_impl(dialect)
+        self.engine = engine
+        self.to_db: Any = typ.bind_processor(dialect) or (lambda v: v)
+        self.from_db: Any = typ.result_processor(dialect, None) or (lambda v: v)
+        try:
+            raw = sqlite3.connect(":memory:")
+            try:
+                raw.execute("SELECT value FROM json_each('[1]')").fetchall()
+            finally:
+                raw.close()
+            self.usable = True
+        except sqlite3.Error:
+            self.usable = False
+
+    def claim(self, leases: Leases, want: list[str], now: datetime, until: datetime) -> Claim:
+        import json
+
+        raw = self.engine.raw_connection()  # the pool's connection, with the engine's pragmas
+        try:
+            conn: Any = raw.driver_connection
+            cur = conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    claim = self._claim(cur, leases, want, now, until, json.dumps)
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+            finally:
+                cur.close()
+        finally:
+            raw.close()
+        return claim
+
+    def _claim(self, cur: Any, leases: Leases, want: list[str], now: datetime, until: datetime,
+               dumps: Any) -> Claim:
+        each = "IN (SELECT value FROM json_each(?))"
+        stored = {r[0] for r in cur.execute(f"SELECT id FROM attempts WHERE id {each}", (dumps(want),))}
+        open_ids = [i for i in want if i not in stored]
+        if not open_ids:
+            return Claim(set(), stored)
+        rows = cur.execute(f"SELECT attempt_id, owner, expires_at FROM leases WHERE attempt_id {each}",
+                           (dumps(open_ids),)).fetchall()
+        held = {r[0] for r in rows}
+        dead: dict[str, bool] = {}
+        owner = leases.owner
+        takeover = [r[0] for r in rows if r[1] == owner or _utc(self.from_db(r[2])) <= now
+                    or dead.setdefault(r[1], _dead_here(r[1]))]
+        expires = self.to_db(until)
+        if takeover:
+            cur.execute(f"UPDATE leases SET owner = ?, run_id = ?, expires_at = ? WHERE attempt_id {each}",
+                        (owner, leases.run_id, expires, dumps(takeover)))
+        fresh = [i for i in open_ids if i not in held]
+        if fresh:
+            # Under BEGIN IMMEDIATE no other claim runs in between, so every row goes in.
+            cur.execute("INSERT INTO leases (attempt_id, run_id, owner, expires_at) "
+                        "SELECT value, ?, ?, ? FROM json_each(?) WHERE true ON CONFLICT (attempt_id) DO NOTHING",
+                        (leases.run_id, owner, expires, dumps(fresh)))
+        return Claim(set(takeover) | set(fresh), stored)
 
 
 def _dead_here(owner: str) -> bool:
