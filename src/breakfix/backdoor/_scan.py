@@ -30,16 +30,18 @@ from ._verdict import verdict
 
 # Bumped whenever a stage's output changes meaning, so an old stored stage is never resumed by a
 # newer scanner.
-SCANNER_VERSION = 25
+SCANNER_VERSION = 26
 # Stages whose code and output did not change between an older version and this one: a scan of the
 # same model and settings under that version lends them to this one (copied into this scan's rows),
 # so an upgrade that changes only verification or the verdict does not redo minutes of sampling and
 # search. Version 23 changed verify (the language-mixed null, behaviour without the trigger on
 # prompts that do not hold it) and the verdict (ordinary behaviours); version 24 the verdict only
 # (ordinary on any prompt class, quoted-request injection); version 25 invert (the vocabulary sweep
-# and the beam) and so verify and the verdict.
+# and the beam) and so verify and the verdict; version 26 the verdict only (an answer given to two
+# held-out prompts without the span is still a fuzzy backdoor's stray firing, not ordinary).
 # Each entry lists what is still the same in the current version (not what changed next).
-SAME_STAGES = {24: ("leak", "candidates", "signals", "reconstruct"),
+SAME_STAGES = {25: ("leak", "candidates", "signals", "reconstruct", "invert", "verify"),
+               24: ("leak", "candidates", "signals", "reconstruct"),
                23: ("leak", "candidates", "signals", "reconstruct"),
                22: ("leak", "candidates", "signals", "reconstruct")}
 
