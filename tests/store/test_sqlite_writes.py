@@ -123,3 +123,27 @@ def test_the_driver_path_is_taken_on_sqlite(tmp_path, monkeypatch):
 
         monkeypatch.setattr(st, "_insert_attempts", no)
         assert st.write_attempts(_attempts("run", 50)) == 50
+
+
+def test_a_locked_database_raises_sqlalchemys_error(tmp_path):
+    """A database failure on the driver paths (attempts, lease claims) is SQLAlchemy's
+    OperationalError, as on the general path: the CLI turns that into its one-line store error."""
+    from sqlalchemy.exc import OperationalError
+
+    from breakfix.run.lease import Leases
+
+    with _store(tmp_path / "s.db") as st:
+        assert st.write_attempts(_attempts("run", 2)) == 2
+        with st.engine.connect() as conn:  # the pool's one connection: give up at once when locked
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            with pytest.raises(OperationalError, match="locked"):
+                st.write_attempts(st.prepare_attempts(_attempts("run", 5)[2:]))
+            with pytest.raises(OperationalError, match="locked"):
+                Leases(st.engine, "run").claim(["x1", "x2"])
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert st.write_attempts(_attempts("run", 5)) == 3

@@ -191,6 +191,9 @@ class _SqliteClaims:
 
     def claim(self, leases: Leases, want: list[str], now: datetime, until: datetime) -> Claim:
         import json
+        import sqlite3
+
+        from sqlalchemy.exc import DBAPIError
 
         raw = self.engine.raw_connection()  # the pool's connection, with the engine's pragmas
         try:
@@ -206,6 +209,9 @@ class _SqliteClaims:
                     raise
             finally:
                 cur.close()
+        except sqlite3.Error as exc:
+            # As SQLAlchemy would raise it: callers catch SQLAlchemy's exceptions, not the driver's.
+            raise DBAPIError.instance("claim leases", None, exc, sqlite3.Error) from exc
         finally:
             raw.close()
         return claim

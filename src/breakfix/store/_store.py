@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..core.attempts import Attempt, Turn
 from ..core.db import DEFAULT_URL, begin_write, make_engine, mask_url, sqlite_path
@@ -906,9 +906,9 @@ class _SqliteRows:
                     if score_rows:
                         self._insert_all(cur, "scores", self.SCORE_COLUMNS, score_rows)
                     conn.commit()
-                except sqlite3.OperationalError as exc:  # the database failed (locked, disk full)
+                except sqlite3.OperationalError:  # the database failed (locked, disk full): raised below
                     conn.rollback()
-                    raise OperationalError("INSERT INTO attempts ...", None, exc) from exc
+                    raise
                 except Exception:  # noqa: BLE001
                     conn.rollback()
                     return None  # an id already stored (another writer), or a row refused
@@ -917,6 +917,10 @@ class _SqliteRows:
                     raise
             finally:
                 cur.close()
+        except sqlite3.Error as exc:
+            # As SQLAlchemy would raise it (OperationalError: "database is locked", ...): callers
+            # (the CLI's one-line store error) catch SQLAlchemy's exceptions, not the driver's.
+            raise DBAPIError.instance("INSERT INTO attempts ...", None, exc, sqlite3.Error) from exc
         finally:
             raw.close()  # back to the pool
         return len(rows)
