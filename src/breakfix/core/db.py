@@ -197,6 +197,41 @@ def begin_write(engine: Any) -> Iterator[Any]:
         yield conn
 
 
+@contextmanager
+def sqlite_driver_write(engine: Any, what: str) -> Iterator[Any]:
+    """A write transaction on SQLite's own driver (a cursor), for hot paths where SQLAlchemy's
+    statement and parameter processing is most of the cost (the engine's attempt writes, lease claims).
+
+    The connection comes from the engine's pool (its pragmas apply) and goes back to it. The write
+    lock is taken first (``BEGIN IMMEDIATE``, as :func:`begin_write`); the block commits on success
+    and rolls back on any exception. A driver error is re-raised as SQLAlchemy raises it
+    (``OperationalError: database is locked`` ...), so callers catch one family of exceptions
+    whichever path wrote; ``what`` names the statement in that error.
+    """
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    raw = engine.raw_connection()
+    try:
+        conn: Any = raw.driver_connection
+        cur = conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        finally:
+            cur.close()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(what, None, exc, sqlite3.Error) from exc
+    finally:
+        raw.close()  # back to the pool
+
+
 def connection_error(url: str, exc: BaseException) -> DatabaseError:
     """One line for a database that could not be reached or refused us (wrong password, no server)."""
     first = mask_url(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)

@@ -191,30 +191,11 @@ class _SqliteClaims:
 
     def claim(self, leases: Leases, want: list[str], now: datetime, until: datetime) -> Claim:
         import json
-        import sqlite3
 
-        from sqlalchemy.exc import DBAPIError
+        from ..core.db import sqlite_driver_write
 
-        raw = self.engine.raw_connection()  # the pool's connection, with the engine's pragmas
-        try:
-            conn: Any = raw.driver_connection
-            cur = conn.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    claim = self._claim(cur, leases, want, now, until, json.dumps)
-                    conn.commit()
-                except BaseException:
-                    conn.rollback()
-                    raise
-            finally:
-                cur.close()
-        except sqlite3.Error as exc:
-            # As SQLAlchemy would raise it: callers catch SQLAlchemy's exceptions, not the driver's.
-            raise DBAPIError.instance("claim leases", None, exc, sqlite3.Error) from exc
-        finally:
-            raw.close()
-        return claim
+        with sqlite_driver_write(self.engine, "claim leases") as cur:
+            return self._claim(cur, leases, want, now, until, json.dumps)
 
     def _claim(self, cur: Any, leases: Leases, want: list[str], now: datetime, until: datetime,
                dumps: Any) -> Claim:

@@ -895,34 +895,19 @@ class _SqliteRows:
     def write(self, engine: Engine, rows: list[tuple[Any, ...]], score_rows: list[tuple[Any, ...]]) -> int | None:
         import sqlite3
 
-        raw = engine.raw_connection()  # the pool's connection, with the engine's pragmas
+        from ..core.db import sqlite_driver_write
+
         try:
-            conn: Any = raw.driver_connection
-            cur = conn.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")  # the write lock first, as core.db.begin_write
-                try:
-                    self._insert_all(cur, "attempts", self.COLUMNS, rows)
-                    if score_rows:
-                        self._insert_all(cur, "scores", self.SCORE_COLUMNS, score_rows)
-                    conn.commit()
-                except sqlite3.OperationalError:  # the database failed (locked, disk full): raised below
-                    conn.rollback()
-                    raise
-                except Exception:  # noqa: BLE001
-                    conn.rollback()
-                    return None  # an id already stored (another writer), or a row refused
-                except BaseException:
-                    conn.rollback()
-                    raise
-            finally:
-                cur.close()
-        except sqlite3.Error as exc:
-            # As SQLAlchemy would raise it (OperationalError: "database is locked", ...): callers
-            # (the CLI's one-line store error) catch SQLAlchemy's exceptions, not the driver's.
-            raise DBAPIError.instance("INSERT INTO attempts ...", None, exc, sqlite3.Error) from exc
-        finally:
-            raw.close()  # back to the pool
+            with sqlite_driver_write(engine, "INSERT INTO attempts ...") as cur:
+                self._insert_all(cur, "attempts", self.COLUMNS, rows)
+                if score_rows:
+                    self._insert_all(cur, "scores", self.SCORE_COLUMNS, score_rows)
+        except DBAPIError as exc:
+            if isinstance(exc.orig, sqlite3.OperationalError):
+                raise  # the database failed (locked, disk full): the caller's one-line store error
+            return None  # an id already stored (another writer), or a row refused
+        except Exception:  # noqa: BLE001
+            return None  # a value the driver refused to bind
         return len(rows)
 
 
