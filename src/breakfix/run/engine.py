@@ -39,8 +39,7 @@ from ..core.attempts import Attempt
 from ..core.messages import Response
 from ..core.scores import Score
 from ..scorers.base import Scorer
-from ..store import Store
-from ..store._store import PreparedAttempts
+from ..store import PreparedAttempts, Store
 from .config import RunConfig
 from .lease import Leases, claim_batch, claimed_attempts, heartbeat
 from .plan import Components, PlannedAttempt, build_components, iter_plan, plan_size

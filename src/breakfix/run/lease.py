@@ -20,8 +20,11 @@ need synchronised clocks (NTP) to within a small fraction of the lease time.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import socket
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -29,7 +32,7 @@ from typing import Any, AsyncIterator, Iterable, Sequence
 
 from sqlalchemy import and_, delete, select, update
 
-from ..core.db import begin_write
+from ..core.db import begin_write, sqlite_driver_write
 from ..store import _schema as S
 from .plan import PlannedAttempt
 
@@ -172,33 +175,19 @@ class _SqliteClaims:
     event loop for the GIL. ``usable`` is False where SQLite lacks ``json_each``."""
 
     def __init__(self, engine: Any) -> None:
-        import sqlite3
-
         dialect = engine.dialect
         typ = S.leases.c.expires_at.type.dialect_impl(dialect)
         self.engine = engine
         self.to_db: Any = typ.bind_processor(dialect) or (lambda v: v)
         self.from_db: Any = typ.result_processor(dialect, None) or (lambda v: v)
-        try:
-            raw = sqlite3.connect(":memory:")
-            try:
-                raw.execute("SELECT value FROM json_each('[1]')").fetchall()
-            finally:
-                raw.close()
-            self.usable = True
-        except sqlite3.Error:
-            self.usable = False
+        self.usable = _has_json_each()
 
     def claim(self, leases: Leases, want: list[str], now: datetime, until: datetime) -> Claim:
-        import json
-
-        from ..core.db import sqlite_driver_write
-
         with sqlite_driver_write(self.engine, "claim leases") as cur:
-            return self._claim(cur, leases, want, now, until, json.dumps)
+            return self._claim(cur, leases, want, now, until)
 
-    def _claim(self, cur: Any, leases: Leases, want: list[str], now: datetime, until: datetime,
-               dumps: Any) -> Claim:
+    def _claim(self, cur: Any, leases: Leases, want: list[str], now: datetime, until: datetime) -> Claim:
+        dumps = json.dumps
         each = "IN (SELECT value FROM json_each(?))"
         stored = {r[0] for r in cur.execute(f"SELECT id FROM attempts WHERE id {each}", (dumps(want),))}
         open_ids = [i for i in want if i not in stored]
@@ -222,6 +211,21 @@ class _SqliteClaims:
                         "SELECT value, ?, ?, ? FROM json_each(?) WHERE true ON CONFLICT (attempt_id) DO NOTHING",
                         (leases.run_id, owner, expires, dumps(fresh)))
         return Claim(set(takeover) | set(fresh), stored)
+
+
+@functools.cache
+def _has_json_each() -> bool:
+    """Whether this process's SQLite library has ``json_each`` (the same library for every
+    connection, so asked once, not once per run)."""
+    try:
+        raw = sqlite3.connect(":memory:")
+        try:
+            raw.execute("SELECT value FROM json_each('[1]')").fetchall()
+        finally:
+            raw.close()
+        return True
+    except sqlite3.Error:
+        return False
 
 
 def _dead_here(owner: str) -> bool:

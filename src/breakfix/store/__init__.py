@@ -7,6 +7,7 @@ Public names: :class:`Store` (``Store(url)``, SQLite by default), :class:`RunInf
 from ._open import StoreOpenError, open_store, store_url
 from ._store import (
     DEFAULT_URL,
+    PreparedAttempts,
     RunInfo,
     Store,
     StoreNotFoundError,
@@ -16,5 +17,5 @@ from ._store import (
     sqlite_path,
 )
 
-__all__ = ["open_store", "store_url", "StoreOpenError", "Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError",
+__all__ = ["open_store", "PreparedAttempts", "store_url", "StoreOpenError", "Store", "RunInfo", "DEFAULT_URL", "converter_key", "StoreWriteError", "StoreNotFoundError",
            "sqlite_path", "outcome_rates"]
