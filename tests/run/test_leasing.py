@@ -48,6 +48,26 @@ def test_claims_split_and_expired_leases_are_taken_over(db_url):
         assert b.release() == 18
 
 
+def test_the_heartbeat_drops_leases_of_stored_attempts(db_url):
+    """The writer leaves a stored attempt's lease; the heartbeat drops it, so the lease table stays
+    the size of the work in flight instead of growing with the run."""
+    with Store(db_url) as st:
+        st.create_run("r", {}, run_id="r1")
+        a = Leases(st.engine, "r1", ttl_s=60, owner="hostA:1:a")
+        other = Leases(st.engine, "r1", ttl_s=60, owner="hostB:1:b")
+        ids = [f"s{i:02d}" for i in range(12)]
+        assert a.claim(ids[:8]).claimed == set(ids[:8])
+        assert other.claim(ids[8:]).claimed == set(ids[8:])
+        st.write_attempts([Attempt(id=i, run_id="r1", item_id="x", attack="direct", target="t")
+                           for i in ids[:5] + ids[8:10]])
+        assert a.renew() == 3  # s05-s07: still in flight
+        with st.engine.connect() as conn:
+            left = dict(conn.execute(select(S.leases.c.attempt_id, S.leases.c.owner)).all())
+        # Ours on stored attempts went; another worker's leases are its own business.
+        assert left == {**{i: "hostA:1:a" for i in ids[5:8]}, **{i: "hostB:1:b" for i in ids[8:]}}
+        assert other.renew() == 2 and a.release() == 3
+
+
 def _config(base_url: str, db_url: str, n_items: int, concurrency: int = 4) -> dict:
     return {
         "name": "lease", "store": db_url,

@@ -7,6 +7,7 @@ from ._loaders import (
     LoadResult,
     dedupe,
     item_from_record,
+    iter_items,
     iter_records,
     load_items,
     read_items,
@@ -14,5 +15,5 @@ from ._loaders import (
     write_jsonl,
 )
 
-__all__ = ["FORMATS", "DatasetError", "LoadResult", "load_items", "read_items", "read_text", "iter_records",
+__all__ = ["FORMATS", "DatasetError", "LoadResult", "load_items", "read_items", "read_text", "iter_records", "iter_items",
            "item_from_record", "dedupe", "write_jsonl"]

@@ -134,8 +134,26 @@ def read_text(path: Path) -> str:
 Records = Iterator[tuple[str, Any]]
 
 
-def _records_jsonl(path: Path, text: str) -> Records:
-    for n, line in enumerate(text.splitlines(), 1):
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every line, read from the file as it goes (a 100,000-line file is
+    never all in memory: a run reads its items again for every pass of its plan). Lines end at
+    ``\n`` only, as JSONL says: a U+2028 inside a JSON string is text, not a line break. A byte that
+    is not UTF-8 fails like :func:`read_text`, naming the line and column."""
+    offset = 0
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                raise DatasetError(f"{path}:{n}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at byte offset {bad}, "
+                                   f"column {exc.start + 1}); save the file as UTF-8") from None
+            offset += len(raw)
+            yield n, line.rstrip("\r\n")
+
+
+def _records_jsonl(path: Path) -> Records:
+    for n, line in _lines(path):
         if not line.strip():
             continue
         try:
@@ -186,8 +204,8 @@ def _records_list(path: Path, data: Any) -> Records:
         yield f"{path}: items[{i}]", rec
 
 
-def _records_txt(path: Path, text: str) -> Records:
-    for n, line in enumerate(text.splitlines(), 1):
+def _records_txt(path: Path) -> Records:
+    for n, line in _lines(path):
         if line.strip():
             yield f"{path}:{n}", {"prompt": line.strip(), "line": n}
 
@@ -274,6 +292,9 @@ def _records_multijail(path: Path, text: str, fields: Mapping[str, str] | None,
                                             "row_id": rid}
 
 
+_SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+
+
 def _sniff(path: Path, text: str) -> str:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
@@ -300,16 +321,18 @@ def iter_records(path: str | Path, *, format: str = "auto", fields: Mapping[str,
         raise DatasetError(f"{p}: format: expected one of {', '.join(FORMATS)}, got {format!r}")
     if not p.is_file():
         raise DatasetError(f"{p}: item file not found")
+    fmt = _SUFFIX_FORMATS.get(p.suffix.lower(), "") if format == "auto" else format
+    # Line formats are read as they go; the others are parsed whole anyway.
+    if fmt == "jsonl":
+        return _records_jsonl(p)
+    if fmt == "txt":
+        return _records_txt(p)
     text = read_text(p)
     fmt = _sniff(p, text) if format == "auto" else format
-    if fmt == "jsonl":
-        return _records_jsonl(p, text)
     if fmt == "json":
         return _records_json(p, text)
     if fmt == "yaml":
         return _records_yaml(p, text)
-    if fmt == "txt":
-        return _records_txt(p, text)
     if fmt == "csv":
         return _records_csv(p, text, fields)
     if fmt == "harmbench":
@@ -378,18 +401,29 @@ def load_items(path: str | Path, *, format: str = "auto", fields: Mapping[str, s
     Raises:
         DatasetError: one line naming the file, line and field of the first bad record.
     """
+    return dedupe(iter_items(path, format=format, fields=fields, defaults=defaults, languages=languages))
+
+
+def iter_items(path: str | Path, *, format: str = "auto", fields: Mapping[str, str] | None = None,
+               defaults: Mapping[str, Any] | None = None, languages: Iterable[str] | None = None) -> Iterator[Item]:
+    """The items of ``path`` as they are read (duplicates included; see :func:`load_items`), for a
+    reader that must not hold them all: a run reads its items file again for each pass of its plan.
+
+    Raises:
+        DatasetError: when the iteration reaches the first bad record, or the file has no items.
+    """
     p = Path(path)
     records = iter_records(p, format=format, fields=fields, languages=languages)
     head = read_text(p)[:4096] if p.suffix.lower() == ".csv" else ""
     fmap = _field_map(format, p, fields, head)
-    items = []
+    n = 0
     for where, rec in records:
         if isinstance(rec, Exception):
             raise rec
-        items.append(item_from_record(rec, where, fmap, defaults))
-    if not items:
+        yield item_from_record(rec, where, fmap, defaults)
+        n += 1
+    if not n:
         raise DatasetError(f"{p}: no items")
-    return dedupe(items)
 
 
 def dedupe(items: Iterable[Item]) -> list[Item]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterable, Iterator, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -185,31 +185,42 @@ class RunConfig(BaseModel):
         return params
 
     def load_items(self) -> list[Item]:
-        """The config's items: files (resolved against the config's folder) and inline records."""
-        from ..datasets import dedupe, item_from_record, load_items
+        """The config's items: files (resolved against the config's folder) and inline records,
+        duplicates dropped (the first wins)."""
+        from ..datasets import dedupe
 
-        out: list[Item] = []
+        return dedupe(self.iter_items())
+
+    def iter_items(self) -> Iterator[Item]:
+        """The config's items as they are read, duplicates included (see ``run/items.py``)."""
+        for _, items in self.item_sources():
+            yield from items
+
+    def item_sources(self) -> Iterator[tuple[str, Iterator[Item]]]:
+        """Each entry of ``items`` as (what it is — a resolved file path or ``items[i]`` — and its
+        items as they are read)."""
+        from ..datasets import item_from_record, iter_items
+
         for i, entry in enumerate(self.items):
             if isinstance(entry, str) or _is_file_entry(entry):
                 # A file, or {file, format, fields, defaults}: the one item loader (datasets) reads it.
                 spec: dict[str, Any] = {"file": entry} if isinstance(entry, str) else entry
                 p = self.resolve_path(spec["file"])
-                out.extend(load_items(p, format=spec.get("format", "auto"), fields=spec.get("fields"),
-                                      defaults=spec.get("defaults")))
+                yield str(p), iter_items(p, format=spec.get("format", "auto"), fields=spec.get("fields"),
+                                         defaults=spec.get("defaults"))
             else:
-                out.append(item_from_record(entry, f"items[{i}]"))
-        return dedupe(out)
+                yield f"items[{i}]", iter([item_from_record(entry, f"items[{i}]")])
 
-    def identity(self, items: list[Item]) -> dict[str, Any]:
-        """What defines the run's results: items (by id), targets, attacks, converters, scorers,
-        repeats. Not the store, the concurrency, the operation record or the name of a file:
-        changing those must not start a new run."""
+    def identity(self, items: Iterable[Item] | Iterable[str]) -> dict[str, Any]:
+        """What defines the run's results: items (by id; items or their ids), targets, attacks,
+        converters, scorers, repeats. Not the store, the concurrency, the operation record or the
+        name of a file: changing those must not start a new run."""
         dump = self.model_dump(mode="json", exclude={"store", "concurrency", "items", "base_dir",
                                                                  "operation"})
-        dump["items"] = sorted(it.id for it in items)
+        dump["items"] = sorted(it if isinstance(it, str) else it.id for it in items)
         return dump
 
-    def run_id(self, items: list[Item]) -> str:
+    def run_id(self, items: Iterable[Item] | Iterable[str]) -> str:
         """Deterministic run id: ``<slug of name>-<hash of identity>``, so running the same config
         again resumes the same run."""
         return f"{_slug(self.name)}-{stable_id(self.identity(items), length=12)}"

@@ -41,6 +41,7 @@ from ..core.scores import Score
 from ..scorers.base import Scorer
 from ..store import PreparedAttempts, Store
 from .config import RunConfig
+from .items import ItemStream
 from .lease import Leases, claim_batch, claimed_attempts, heartbeat
 from .plan import Components, PlannedAttempt, build_components, iter_plan, plan_size
 from .progress import RunProgress
@@ -177,20 +178,28 @@ class RunEngine:
         counts = {"written": 0, "errors": 0, "successes": 0}
         n_done = len(done)
 
+        plan_error: list[Exception] = []
+
         async def produce() -> None:
-            if self.leases is not None:
-                # Claimed in batches before they are sent; waits for other workers' attempts
-                # to be stored or their leases to expire (then takes them over).
-                async for p in claimed_attempts(plan, self.leases, done=done, stop=stop,
-                                                batch=claim_batch(self.concurrency)):
-                    await todo.put(p)
-            else:
-                for p in plan:
-                    if stop.is_set():
-                        break
-                    if p.id in done:
-                        continue
-                    await todo.put(p)
+            try:
+                if self.leases is not None:
+                    # Claimed in batches before they are sent; waits for other workers' attempts
+                    # to be stored or their leases to expire (then takes them over).
+                    async for p in claimed_attempts(plan, self.leases, done=done, stop=stop,
+                                                    batch=claim_batch(self.concurrency)):
+                        await todo.put(p)
+                else:
+                    for p in plan:
+                        if stop.is_set():
+                            break
+                        if p.id in done:
+                            continue
+                        await todo.put(p)
+            except Exception as exc:  # noqa: BLE001 - re-raised once the work in flight is stored
+                # The plan itself failed (its items file changed under the run, the database
+                # refused a claim): nothing new starts, but what is queued and in flight finishes
+                # and is written before the error stops the run.
+                plan_error.append(exc)
             for _ in range(self.concurrency):
                 await todo.put(None)
 
@@ -268,6 +277,8 @@ class RunEngine:
                     all_work.result()  # a bug in a worker surfaces here, not silently
                 await finished.put(None)
                 await writer
+                if plan_error:
+                    raise plan_error[0]
             except BaseException:
                 for t in (producer, *workers, writer, all_work):
                     t.cancel()
@@ -364,10 +375,14 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
 async def _execute(cfg: RunConfig, store: Store, *, progress: bool, concurrency: int | None,
                    handle_signals: bool, lease: bool) -> RunOutcome:
     t0 = time.perf_counter()
-    items = cfg.load_items()
-    run_id = cfg.run_id(items)
+    # The items are streamed from their files on every pass (run/items.py), never held: a run's
+    # memory must not grow with its plan. This first pass yields what the set-up needs.
+    items = ItemStream(cfg)
+    ids, languages = items.scan()
+    run_id = cfg.run_id(ids)
+    del ids
     components = build_components(cfg)
-    total = plan_size(cfg, items, components.attacks)
+    total = plan_size(cfg, languages, components.attacks)
     store.create_run(cfg.name, cfg.model_dump(mode="json", exclude={"base_dir"}), run_id=run_id)
     store.add_items(run_id, items)
     engine = RunEngine(store, run_id, components, concurrency=concurrency or cfg.concurrency, progress=progress,

@@ -8,8 +8,9 @@ by every attempt that uses them.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..attacks.base import Attack
 from ..converters.base import Converter
@@ -34,8 +35,11 @@ class AttackPlan:
     languages: frozenset[str] | None = None  # item languages this attack runs on (None: all)
 
     def applies(self, item: Item, chain_index: int) -> bool:
+        return self.applies_to(item.language, chain_index)
+
+    def applies_to(self, language: str, chain_index: int) -> bool:
         return ((self.chains is None or chain_index in self.chains)
-                and (self.languages is None or item.language in self.languages))
+                and (self.languages is None or language in self.languages))
 
 
 @dataclass
@@ -208,15 +212,23 @@ def _make_attacks(spec: AttackSpec, run_attacker: Target | None, default_objecti
     return out
 
 
-def plan_size(cfg: RunConfig, items: Sequence[Item], attacks: Sequence[AttackPlan]) -> int:
-    """How many attempts the plan holds (attacks after template expansion and scoping)."""
-    cells = sum(1 for item in items for a in attacks for ci in range(len(cfg.converters)) if a.applies(item, ci))
+def plan_size(cfg: RunConfig, items: Iterable[Item] | Mapping[str, int], attacks: Sequence[AttackPlan]) -> int:
+    """How many attempts the plan holds (attacks after template expansion and scoping).
+
+    ``items``: the items, or how many items there are per language (all an attack's scope looks at).
+    """
+    per_language = items if isinstance(items, Mapping) else Counter(it.language for it in items)
+    cells = sum(n * sum(1 for a in attacks for ci in range(len(cfg.converters)) if a.applies_to(lang, ci))
+                for lang, n in per_language.items())
     return cells * len(cfg.targets) * cfg.repeats
 
 
-def iter_plan(cfg: RunConfig, items: Sequence[Item], run_id: str, attacks: Sequence[AttackPlan],
+def iter_plan(cfg: RunConfig, items: Iterable[Item], run_id: str, attacks: Sequence[AttackPlan],
               chains: Sequence[Chain]) -> Iterator[PlannedAttempt]:
     """Every attempt of the plan, in a stable order (repeat, item, attack, chain, target).
+
+    ``items`` is iterated once per repeat: a sequence, or an :class:`~breakfix.run.items.ItemStream`
+    (which reads the files again), never a one-shot generator.
 
     Ids depend only on the attempt's inputs (never on the order or on the process), which is what
     lets a resumed run skip exactly what is stored. An attack is identified by its label and its
@@ -224,6 +236,8 @@ def iter_plan(cfg: RunConfig, items: Sequence[Item], run_id: str, attacks: Seque
     parameters.
     """
     target_names = [t.name for t in cfg.targets]
+    if cfg.repeats > 1 and iter(items) is items:
+        items = list(items)  # a one-shot iterator: every repeat must see every item
     for repeat in range(cfg.repeats):
         for item in items:
             for ai, a in enumerate(attacks):

@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import islice
 from typing import Any, Iterable, Iterator, Sequence, overload
 
 from sqlalchemy import (
@@ -254,11 +255,13 @@ class Store:
 
     # -- items -----------------------------------------------------------------------------------
     def add_items(self, run_id: str, items: Iterable[Item]) -> int:
-        """Record the run's items (idempotent: items already recorded are skipped). Returns how many
-        were new."""
-        items = list({it.id: it for it in items}.values())
-        if not items:
-            return 0
+        """Record the run's items (idempotent: items already recorded are skipped; of two items with
+        one id the first wins). Returns how many were new.
+
+        ``items`` is read a chunk at a time (a run passes a stream of its item files, never a list
+        of them all); an iterable that can be iterated again is not copied."""
+        if iter(items) is items:
+            items = list(items)  # one-shot: the retry below must see them again
         try:
             return self._add_items(run_id, items)
         except IntegrityError:
@@ -266,21 +269,28 @@ class Store:
             # insert; a second pass sees its rows and adds only the rest.
             return self._add_items(run_id, items)
 
-    def _add_items(self, run_id: str, items: list[Item]) -> int:
+    def _add_items(self, run_id: str, items: Iterable[Item]) -> int:
+        added = 0
         with begin_write(self.engine) as conn:
-            have = set()
-            for chunk in _chunks([it.id for it in items], 500):
-                have |= set(conn.execute(select(S.items.c.id).where(
-                    S.items.c.run_id == run_id, S.items.c.id.in_(chunk))).scalars())
-            new = [it for it in items if it.id not in have]
-            # Rows are built and inserted a chunk at a time (one transaction still): all rows of a
-            # 100,000-item run at once were the peak of its whole heap (~80 MB of 218 MB).
-            for chunk in _chunks(new, 2000):
-                conn.execute(insert(S.items), [repair_obj(
-                    {"run_id": run_id, "id": it.id, "prompt": it.prompt, "objective": it.objective,
-                     "category": it.category, "language": it.language, "kind": it.kind,
-                     "metadata": _jsonable(it.metadata)})[0] for it in chunk])
-        return len(new)
+            # Checked, built and inserted a chunk at a time (one transaction still): all rows of a
+            # 100,000-item run at once were the peak of its whole heap (~80 MB of 218 MB). An id
+            # repeated in a later chunk finds the earlier chunk's row, inserted in this transaction.
+            for chunk in _chunked(items, 2000):
+                first: dict[str, Item] = {}
+                for it in chunk:
+                    first.setdefault(it.id, it)
+                have: set[str] = set()
+                for ids in _chunks(list(first), 500):
+                    have |= set(conn.execute(select(S.items.c.id).where(
+                        S.items.c.run_id == run_id, S.items.c.id.in_(ids))).scalars())
+                new = [it for i, it in first.items() if i not in have]
+                if new:
+                    conn.execute(insert(S.items), [repair_obj(
+                        {"run_id": run_id, "id": it.id, "prompt": it.prompt, "objective": it.objective,
+                         "category": it.category, "language": it.language, "kind": it.kind,
+                         "metadata": _jsonable(it.metadata)})[0] for it in new])
+                    added += len(new)
+        return added
 
     def list_items(self, run_id: str) -> list[Item]:
         with self.engine.connect() as conn:
@@ -744,6 +754,13 @@ def _like_prefix(ref: str) -> str:
 def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
+
+
+def _chunked(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``n`` (the last shorter), reading only one list ahead."""
+    it = iter(items)
+    while chunk := list(islice(it, n)):
+        yield chunk
 
 
 def _json_dumps(obj: Any) -> str:
