@@ -18,8 +18,9 @@ that matters is the engine's share of it. The issue's target: >= 80 % of ideal a
 10,000 and 100,000 planned attempts (``--sizes``), each in a fresh subprocess so its peak RSS
 (``ru_maxrss``) is its own, and reports peak RSS, the growth of the Python heap during the run
 (``tracemalloc`` peak; a separate pass, since tracing slows everything) and CPU per attempt. Flat
-CPU per attempt and a heap that does not grow with N show the bounded queues hold. The items
-themselves are loaded up front (a run keeps its item list), so RSS grows by their size.
+CPU per attempt and a heap that does not grow with N show the bounded queues hold. The items are
+a JSONL file, as a user's are; the run streams them from it on every pass (``run/items.py``) and
+keeps 8 bytes per item, so RSS stays flat too.
 """
 
 from __future__ import annotations
@@ -95,10 +96,15 @@ async def engine(base_url: str, concurrency: int, n: int, db: Path,
     The bare client's set-up (building its clients) is not timed; the engine's is (config to
     components, ``create_run``, ``add_items``, loading the items: a fixed ~0.1 s that weighs on
     small N). The bar uses the whole call; the second CPU figure shows what the set-up weighs."""
+    # The items are a JSONL file, as a user's are (written before the clock starts): inline items
+    # would be part of the config, which the run keeps, and measure the config instead of the run.
+    items = db.with_name(f"{db.stem}-items.jsonl")
+    with items.open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps({"prompt": f"harmful request {i}"}) + "\n" for i in range(n))
     cfg = config_from_dict({
         "name": f"bench-c{concurrency}",
         "store": f"sqlite:///{db}",
-        "items": [{"prompt": f"harmful request {i}"} for i in range(n)],
+        "items": [str(items)],
         "targets": [{"name": "loop", "type": "openai", "base_url": base_url, "model": "m",
                      "max_concurrency": concurrency, "max_retries": 0, "timeout_s": 30}],
         "attacks": [{"name": "direct"}],

@@ -269,3 +269,27 @@ async def test_rate_limiter_slots_are_spaced_exactly_under_contention():
     t0 = loop.time()
     await rl.acquire()
     assert loop.time() - t0 >= 0.2 - 1e-3
+
+
+async def test_a_stalled_event_loop_does_not_turn_missed_rate_slots_into_a_burst():
+    """Callers asleep until their slots all wake at once when the loop stalls (a starved process);
+    the slots that passed meanwhile go unused instead of being sent together."""
+    from breakfix.targets.limits import RateLimiter
+
+    rl = RateLimiter(rpm=600)  # 100 ms slots: 10 per second
+    loop = asyncio.get_running_loop()
+    sent: list[float] = []
+
+    async def one():
+        await rl.acquire()
+        sent.append(loop.time())
+
+    tasks = [asyncio.create_task(one()) for _ in range(20)]
+    await asyncio.sleep(0.25)  # slots 0-2 used, 17 callers asleep
+    time.sleep(1.2)  # the loop stalls past ~12 of their slots
+    await asyncio.gather(*tasks)
+    sent.sort()
+    worst = max(sum(1 for u in sent[i:] if u - t0 < 1.0) for i, t0 in enumerate(sent))
+    # Without the check every caller whose slot passed in the stall went at once (17 in a second).
+    assert worst <= 10 + 2, f"{worst} requests within 1 s at 10 per second"
+    assert len(sent) == 20

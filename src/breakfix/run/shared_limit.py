@@ -13,7 +13,7 @@ the local limiter does, for every worker at once::
 * **No burst**: slot ``k`` is at ``first + k * 60 / rpm`` (a generic cell-rate algorithm with no
   burst allowance), so workers that start together never send a burst past the limit.
 * **Slots are wall-clock times**, not delays, so the budget's reply time does not shift a send. A
-  slot whose answer arrives too late (a worker's first call opens its connection to the budget; a
+  slot whose answer arrives too late, or whose sleep ends too late, (a worker's first call opens its connection to the budget; a
   loaded machine stalls an event loop) is left unused and a fresh one taken: sending late would
   put that request right beside the next slot's — a burst at start-up. For the same reason a
   worker opens its targets' HTTP clients (``Target.warm``) before its first slot: building a client
@@ -30,14 +30,7 @@ import asyncio
 import time
 from typing import Any
 
-from ..targets.limits import RateLimiter
-
-MIN_LATE_S = 0.05
-"""A slot whose answer arrives later than this (or half a slot interval, if longer) is not used."""
-
-MAX_STALE = 20
-"""Fresh slots taken for one request before a late one is used anyway (a hopelessly slow worker
-still makes progress)."""
+from ..targets.limits import MAX_STALE, MIN_LATE_S, RateLimiter
 
 NAMESPACE = "breakfix"
 """Ray namespace of breakfix's named actors (budgets, workers), so a test or a second driver can find them."""
@@ -92,12 +85,13 @@ class SharedRate(RateLimiter):
             wait = slot - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-                return
+                wait = slot - time.time()  # a stalled event loop wakes a sleeper late, too
             if -wait <= late_ok:
                 return
-            # The answer came too late (a worker's first call, a stalled event loop): sending now
-            # would bunch up with the requests of the slots after it. That slot goes unused
-            # (the server sees fewer requests, never more) and we take a fresh one.
+            # The answer came too late, or the sleep ended too late (a worker's first call, a
+            # stalled event loop): sending now would bunch up with the requests of the slots
+            # after it. That slot goes unused (the server sees fewer requests, never more) and
+            # we take a fresh one.
 
     def pause_until(self, when: float) -> None:
         # ``when`` is loop time (see RateLimiter); the budget counts in seconds from now.

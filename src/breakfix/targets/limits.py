@@ -182,6 +182,14 @@ class Limits:
         return asdict(self)
 
 
+MIN_LATE_S = 0.05
+"""A rate slot woken later than this (or half a slot interval, if longer) is not used."""
+
+MAX_STALE = 20
+"""Fresh slots taken for one request before a late one is used anyway (a hopelessly slow process
+still makes progress)."""
+
+
 class RateLimiter:
     """Requests-per-minute as evenly spaced slots (GCRA without burst): slot ``k`` is at
     ``start + k * 60 / rpm`` or later. ``pause_until`` pushes every later slot back (Retry-After)."""
@@ -192,13 +200,22 @@ class RateLimiter:
 
     async def acquire(self) -> None:
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        slot = max(now, self._next)
-        # Reserve before awaiting: asyncio runs this without interleaving, so no two callers
-        # can take the same slot however many arrive at once.
-        self._next = slot + self.interval
-        if slot > now:
+        late_ok = max(self.interval / 2, MIN_LATE_S)
+        for _ in range(MAX_STALE):
+            now = loop.time()
+            slot = max(now, self._next)
+            # Reserve before awaiting: asyncio runs this without interleaving, so no two callers
+            # can take the same slot however many arrive at once.
+            self._next = slot + self.interval
+            if slot <= now:
+                return
             await asyncio.sleep(slot - now)
+            if loop.time() - slot <= late_ok:
+                return
+            # Woken late (a stalled event loop, a starved process): every caller whose slot passed
+            # during the stall wakes now, and sending them all would be a burst of the slots
+            # missed. That slot goes unused (the server sees fewer requests, never more) and a
+            # fresh one is taken; after MAX_STALE the request goes anyway.
 
     def pause_until(self, when: float) -> None:
         """No request starts before loop time ``when``."""
