@@ -117,6 +117,12 @@ async def engine(base_url: str, concurrency: int, n: int, db: Path,
 
     async def stamped(self: RunEngine, *a: object, **kw: object) -> object:
         started.append(time.process_time())  # the set-up is over: the pool starts here
+        MARKS["pool_start_rss_mb"] = _rss_mb()
+        MARKS["setup_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if tracemalloc.is_tracing():  # the set-up's heap peak, then the execution's alone
+            MARKS["setup_heap_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+            MARKS["pool_start_heap_mb"] = tracemalloc.get_traced_memory()[0] / 2**20
+            tracemalloc.reset_peak()
         return await pool_run(self, *a, **kw)  # type: ignore[arg-type]
 
     with Store(cfg.store.url) as store:
@@ -137,18 +143,41 @@ async def engine(base_url: str, concurrency: int, n: int, db: Path,
     return n / wall, n / max(span + latency, 1e-9), (c1 - c0) / n, (c1 - started[0]) / n
 
 
+MARKS: dict[str, float] = {}
+"""Memory when the engine's pool starts (the set-up is over), filled by ``engine``'s hook."""
+
+
+def _rss_mb() -> float:
+    """Resident set size now (not the peak), from /proc; 0 where there is none."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
 def scaling_one(base_url: str, n: int, concurrency: int, trace: bool) -> dict:
-    """One scaling level, in this (fresh) process: CPU per attempt, peak RSS, traced heap peak."""
+    """One scaling level, in this (fresh) process: CPU per attempt, peak RSS, traced heap peak,
+    each also split at the moment the pool starts (set-up before, execution after)."""
+    MARKS.clear()
     with tempfile.TemporaryDirectory() as tmp:
         if trace:
             tracemalloc.start()
-        _, _, cpu, _ = asyncio.run(engine(base_url, concurrency, n, Path(tmp) / "s.db", latency=0.0))
+        _, _, cpu, cpu_pool = asyncio.run(engine(base_url, concurrency, n, Path(tmp) / "s.db", latency=0.0))
+        end_rss = _rss_mb()
         peak = tracemalloc.get_traced_memory()[1] if trace else None
         if trace:
             tracemalloc.stop()
-    return {"n": n, "concurrency": concurrency, "engine_cpu_ms_per_attempt": None if trace else cpu * 1000,
+    if trace:
+        exec_peak = (peak or 0) / 2**20  # since the pool started (the hook reset the peak)
+        return {"n": n, "tracemalloc_peak_mb": max(exec_peak, MARKS["setup_heap_peak_mb"]),
+                "setup_heap_peak_mb": MARKS["setup_heap_peak_mb"], "pool_start_heap_mb": MARKS["pool_start_heap_mb"],
+                "execution_heap_peak_mb": exec_peak}
+    return {"n": n, "concurrency": concurrency, "engine_cpu_ms_per_attempt": cpu * 1000,
+            "engine_cpu_ms_per_attempt_no_setup": cpu_pool * 1000,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "tracemalloc_peak_mb": None if peak is None else peak / 2**20}
+            "setup_peak_rss_mb": MARKS["setup_peak_rss_mb"], "pool_start_rss_mb": MARKS["pool_start_rss_mb"],
+            "end_rss_mb": end_rss}
 
 
 def scaling(sizes: list[int], concurrency: int) -> list[dict]:
@@ -177,7 +206,10 @@ def scaling(sizes: list[int], concurrency: int) -> list[dict]:
             if "failed" in row:
                 continue
             print(f"N={n:>7}  cpu/attempt {row['engine_cpu_ms_per_attempt']:.3f} ms  peak RSS "
-                  f"{row['peak_rss_mb']:.0f} MB  tracemalloc peak {row['tracemalloc_peak_mb']:.1f} MB", flush=True)
+                  f"{row['peak_rss_mb']:.0f} MB (set-up {row['setup_peak_rss_mb']:.0f}; RSS at pool start "
+                  f"{row['pool_start_rss_mb']:.0f}, at end {row['end_rss_mb']:.0f})  heap peak "
+                  f"{row['tracemalloc_peak_mb']:.1f} MB (set-up {row['setup_heap_peak_mb']:.1f}, "
+                  f"execution {row['execution_heap_peak_mb']:.1f})", flush=True)
     return rows
 
 
