@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from breakfix.run import config_from_dict, execute
+from breakfix.run import items as items_module
 from breakfix.run.config import ConfigError
 from breakfix.run.items import ItemStream
 from breakfix.store import Store
@@ -28,6 +29,12 @@ def _cfg(tmp_path, base_url, items, **kw):
         "targets": [{"name": "loop", "type": "openai", "base_url": base_url, "model": "m", "max_retries": 0}],
         "attacks": [{"name": "direct"}], "converters": [[]], "scorers": [{"name": "refusal"}], **kw,
     }, base_dir=tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def always_stream(monkeypatch):
+    """These small runs would keep their items (KEEP_MAX): make every run here stream them."""
+    monkeypatch.setattr(items_module, "KEEP_MAX", 0)
 
 
 def test_a_streamed_run_plans_stores_and_names_itself_as_the_item_list_did(tmp_path):
@@ -114,3 +121,18 @@ def test_every_kind_of_edit_is_caught_and_names_the_file_it_was_made_in(tmp_path
         list(stream)
     _write(a, rows)  # put back: the stream reads again as before
     assert [it.prompt for it in stream] == [f"a{i}" for i in range(4)] + [f"b{i}" for i in range(3)] + ["inline"]
+
+
+def test_a_small_run_keeps_its_items_and_a_large_one_keeps_none(tmp_path):
+    path = tmp_path / "items.jsonl"
+    _write(path, [{"prompt": f"p{i}"} for i in range(5)] + [{"prompt": "p0"}])
+    cfg = _cfg(tmp_path, "http://127.0.0.1:9", ["items.jsonl"])
+    small, large = ItemStream(cfg, keep_max=6), ItemStream(cfg, keep_max=5)  # 6 records, one a duplicate
+    assert small.scan() == large.scan()
+    assert small.kept is not None and large.kept is None
+    assert [it.model_dump() for it in small] == [it.model_dump() for it in large] == \
+        [it.model_dump() for it in cfg.load_items()]
+    _write(path, [{"prompt": "other"}])  # a kept run does not read the file again
+    assert len(list(small)) == 5
+    with pytest.raises(ConfigError, match="changed while the run was reading it"):
+        list(large)

@@ -393,7 +393,9 @@ async def _execute(cfg: RunConfig, store: Store, *, progress: bool, concurrency:
     # changed is kept but redone).
     done: set[str] = set()
     if stored:  # a fresh run skips this pass over the plan (hashing every id twice)
-        done = {p.id for p in iter_plan(cfg, items, run_id, components.attacks, components.chains)} & stored
+        # (filtered as it goes: the plan's ids are never all in memory, only the stored ones)
+        done = {pid for p in iter_plan(cfg, items, run_id, components.attacks, components.chains)
+                if (pid := p.id) in stored}
     store.set_run_status(run_id, "running", planned=total)
     loop = asyncio.get_running_loop()
     installed: list[int] = []
