@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .text import repair_obj
+
 
 class Item(BaseModel):
     id: str = ""
@@ -29,8 +31,10 @@ class Item(BaseModel):
     def _repair_text(self) -> None:
         # A lone UTF-16 surrogate ("\ud800" in a JSON file) is no Unicode text: it can be neither
         # hashed into an id, sent as UTF-8, nor stored. Replace it here, once, and say so.
-        from .text import repair_obj
-
+        if (not self.metadata and self.prompt.isascii() and self.objective.isascii() and self.id.isascii()
+                and self.category.isascii() and self.language.isascii() and self.kind.isascii()):
+            return  # ASCII holds no surrogate: the common case, checked at C speed (a streamed run
+            # validates every item again on each pass of its plan)
         fixed = []
         for name in ("id", "prompt", "objective", "category", "language", "kind"):
             value, n = repair_obj(getattr(self, name))
@@ -48,5 +52,10 @@ class Item(BaseModel):
 
 def stable_id(obj: Any, length: int = 16) -> str:
     """A deterministic short hash of a JSON-able object (sorted keys): the basis of attempt ids."""
-    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    blob = _ID_JSON.encode(obj)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
+
+
+# What json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+# builds on every call, built once: ids are hashed for every planned attempt and item.
+_ID_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
