@@ -375,8 +375,9 @@ async def execute(cfg: RunConfig, store: Store, *, progress: bool = True, concur
 async def _execute(cfg: RunConfig, store: Store, *, progress: bool, concurrency: int | None,
                    handle_signals: bool, lease: bool) -> RunOutcome:
     t0 = time.perf_counter()
-    # The items are streamed from their files on every pass (run/items.py), never held: a run's
-    # memory must not grow with its plan. This first pass yields what the set-up needs.
+    # A run of many items reads them from their files again on every pass instead of holding
+    # them (run/items.py; a small one keeps them), so its memory does not grow with its plan.
+    # This first pass yields what the set-up needs.
     items = ItemStream(cfg)
     ids, languages = items.scan()
     run_id = cfg.run_id(ids)
