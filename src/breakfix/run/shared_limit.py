@@ -13,9 +13,10 @@ the local limiter does, for every worker at once::
 * **No burst**: slot ``k`` is at ``first + k * 60 / rpm`` (a generic cell-rate algorithm with no
   burst allowance), so workers that start together never send a burst past the limit.
 * **Slots are wall-clock times**, not delays, so the budget's reply time does not shift a send. A
-  slot whose answer arrives too late, or whose sleep ends too late, (a worker's first call opens its connection to the budget; a
-  loaded machine stalls an event loop) is left unused and a fresh one taken: sending late would
-  put that request right beside the next slot's — a burst at start-up. For the same reason a
+  slot whose answer arrives too late or whose sleep ends too late (a worker's first call opens its
+  connection to the budget; a loaded machine stalls an event loop) is left unused and a fresh one
+  taken: sending late would put that request right beside the next slot's — a burst at start-up.
+  For the same reason a
   worker opens its targets' HTTP clients (``Target.warm``) before its first slot: building a client
   inside a slot stalled a fresh worker's first requests ~0.4 s on a loaded machine, and they then
   went out together. Workers on several machines need clocks synchronised by NTP (milliseconds).
@@ -30,7 +31,7 @@ import asyncio
 import time
 from typing import Any
 
-from ..targets.limits import MAX_STALE, MIN_LATE_S, RateLimiter
+from ..targets.limits import RateLimiter
 
 NAMESPACE = "breakfix"
 """Ray namespace of breakfix's named actors (budgets, workers), so a test or a second driver can find them."""
@@ -78,20 +79,13 @@ class SharedRate(RateLimiter):
         self.budget = budget
         self.key = key
 
-    async def acquire(self) -> None:
-        late_ok = max(self.interval / 2, MIN_LATE_S)
-        for _ in range(MAX_STALE):
-            slot = await self.budget.reserve.remote(self.key, self.interval)
-            wait = slot - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-                wait = slot - time.time()  # a stalled event loop wakes a sleeper late, too
-            if -wait <= late_ok:
-                return
-            # The answer came too late, or the sleep ended too late (a worker's first call, a
-            # stalled event loop): sending now would bunch up with the requests of the slots
-            # after it. That slot goes unused (the server sees fewer requests, never more) and
-            # we take a fresh one.
+    # acquire() is RateLimiter's (a slot that comes or wakes too late is not used); only where
+    # slots come from differs: the budget actor, on the wall clock every worker shares.
+    def _clock(self) -> float:
+        return time.time()
+
+    async def _reserve(self) -> float:
+        return float(await self.budget.reserve.remote(self.key, self.interval))
 
     def pause_until(self, when: float) -> None:
         # ``when`` is loop time (see RateLimiter); the budget counts in seconds from now.

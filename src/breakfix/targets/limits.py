@@ -199,23 +199,33 @@ class RateLimiter:
         self._next = 0.0  # loop-clock time of the next free slot
 
     async def acquire(self) -> None:
-        loop = asyncio.get_running_loop()
         late_ok = max(self.interval / 2, MIN_LATE_S)
         for _ in range(MAX_STALE):
-            now = loop.time()
-            slot = max(now, self._next)
-            # Reserve before awaiting: asyncio runs this without interleaving, so no two callers
-            # can take the same slot however many arrive at once.
-            self._next = slot + self.interval
-            if slot <= now:
+            slot = await self._reserve()
+            wait = slot - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                wait = slot - self._clock()
+            if -wait <= late_ok:
                 return
-            await asyncio.sleep(slot - now)
-            if loop.time() - slot <= late_ok:
-                return
-            # Woken late (a stalled event loop, a starved process): every caller whose slot passed
-            # during the stall wakes now, and sending them all would be a burst of the slots
-            # missed. That slot goes unused (the server sees fewer requests, never more) and a
-            # fresh one is taken; after MAX_STALE the request goes anyway.
+            # The slot came too late, or the sleep ended too late (a stalled event loop, a starved
+            # process, a shared budget's slow first answer): every caller whose slot passed
+            # meanwhile goes now, and sending them all would be a burst of the slots missed. That
+            # slot goes unused (the server sees fewer requests, never more) and a fresh one is
+            # taken; after MAX_STALE the request goes anyway.
+
+    def _clock(self) -> float:
+        """The clock slots are times on (the event loop's)."""
+        return asyncio.get_running_loop().time()
+
+    async def _reserve(self) -> float:
+        """Take the next free slot; returns its time on :meth:`_clock`."""
+        now = self._clock()
+        slot = max(now, self._next)
+        # Reserved without awaiting anything: asyncio runs this without interleaving, so no two
+        # callers can take the same slot however many arrive at once.
+        self._next = slot + self.interval
+        return slot
 
     def pause_until(self, when: float) -> None:
         """No request starts before loop time ``when``."""
