@@ -292,20 +292,14 @@ def _records_multijail(path: Path, text: str, fields: Mapping[str, str] | None,
                                             "row_id": rid}
 
 
-_SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+# The formats a suffix names by itself; a .csv needs its header (:func:`_sniff`).
+_SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml", ".yml": "yaml", ".txt": "txt",
+                   ".json": "json"}
 
 
 def _sniff(path: Path, text: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix in (".yaml", ".yml"):
-        return "yaml"
-    if suffix == ".txt":
-        return "txt"
-    if suffix == ".json":
-        return "json"
-    if suffix == ".csv":
+    """The format of a file whose suffix does not name one by itself (a CSV: HarmBench or plain)."""
+    if path.suffix.lower() == ".csv":
         first = text.split("\n", 1)[0]
         return "harmbench" if "Behavior" in first.split(",") and "BehaviorID" in first else "csv"
     raise DatasetError(f"{path}: unknown item file type {path.suffix!r}; expected one of {', '.join(SUFFIXES)} "
@@ -328,7 +322,7 @@ def iter_records(path: str | Path, *, format: str = "auto", fields: Mapping[str,
     if fmt == "txt":
         return _records_txt(p)
     text = read_text(p)
-    fmt = _sniff(p, text) if format == "auto" else format
+    fmt = fmt or _sniff(p, text)
     if fmt == "json":
         return _records_json(p, text)
     if fmt == "yaml":

@@ -43,7 +43,6 @@ class ItemStream:
         self._hashes: array | None = None  # hash(id) of every record read, duplicates included
         self._ends: list[int] = []  # position after each entry of the config's ``items``
         self._skip: frozenset[int] = frozenset()  # positions of duplicates (usually none)
-        self.count = 0
 
     def scan(self) -> tuple[list[str], Counter[str]]:
         """Read the items once: their ids (in order) and how many there are per language.
@@ -72,7 +71,7 @@ class ItemStream:
                 if kept is not None:
                     kept.append(it)
             ends.append(len(hashes))
-        self._hashes, self._ends, self._skip, self.count = hashes, ends, frozenset(skip), len(ids)
+        self._hashes, self._ends, self._skip = hashes, ends, frozenset(skip)
         self.kept = kept
         return ids, languages
 
@@ -95,11 +94,6 @@ class ItemStream:
                 pos += 1
             if pos != end:  # fewer records
                 self._changed(where)
-
-    def __len__(self) -> int:
-        if self._hashes is None:
-            self.scan()
-        return self.count
 
     def _changed(self, where: str) -> None:
         raise ConfigError(f"{self.cfg.source}: items: {where} changed while the run was reading it; "
